@@ -1,0 +1,29 @@
+// The one registry of wharf's error codes: each code has a stable meaning that logs, Events, metrics and docs share.
+// Add codes here, never inline strings elsewhere; the README table is generated from this list by hand review.
+
+export const ERROR_CODES = {
+  WHARF_E_CONFIG: 'A command-line flag or WHARF_* environment variable is unknown or has a bad value.',
+  WHARF_E_MANIFEST_DIR: 'The --manifests directory is missing or unreadable.',
+  WHARF_E_MANIFEST_PARSE: 'A manifest file is not valid YAML or holds an object wharf cannot read.',
+  WHARF_E_INGRESS_INVALID: 'An Ingress is malformed (missing backend, bad path, bad host).',
+  WHARF_E_ANNOTATION: 'A wharf.dev/ annotation has a value that does not validate.',
+  WHARF_E_CONFLICT: 'Two Ingresses claim the same host, path and path type; the older one wins.',
+  WHARF_E_SERVICE_MISSING: 'An Ingress names a Service that does not exist.',
+  WHARF_E_SERVICE_PORT: 'An Ingress names a Service port that the Service does not have.',
+  WHARF_E_NO_ENDPOINTS: 'A Service has no ready endpoints; requests answer 503 until it has some.',
+  WHARF_E_TLS_SECRET: 'A TLS Secret is missing, malformed, expired, or does not cover the host.',
+  WHARF_E_CLASS: 'An IngressClass or class annotation could not be resolved.',
+  WHARF_E_REBUILD: 'A rebuild of the routing table failed; the last good table stays in force.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An error meant for the person running wharf: says what was wrong, where, and what to do. */
+export class WharfError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'WharfError';
+  }
+}

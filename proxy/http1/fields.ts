@@ -1,0 +1,159 @@
+// Parses and validates the field lines of a decoded head (RFC 9112 §5, RFC 9110 §5) into a flat array,
+// collecting on the way the few fields that decide framing, routing and connection handling.
+
+import { COLON, CR, FIELD_VALUE_CHAR, HTAB, LF, SP, TCHAR, equalsLowerAt } from './chars.ts';
+
+/** The framing- and routing-relevant fields, gathered in one pass; lists are joined with ", ". */
+export interface FieldSummary {
+  headers: string[];
+  contentLength: number | undefined;
+  transferEncoding: string | undefined;
+  host: string | undefined;
+  hostCount: number;
+  connection: string | undefined;
+  upgrade: string | undefined;
+  expect: string | undefined;
+}
+
+export interface FieldError {
+  status: 400 | 431;
+  reason: string;
+}
+
+/** Above this no Content-Length can be represented exactly; 16 digits already exceeds it. */
+const MAX_CONTENT_LENGTH = Number.MAX_SAFE_INTEGER;
+
+function fail(reason: string): FieldError {
+  return { status: 400, reason };
+}
+
+function joinList(previous: string | undefined, value: string): string {
+  return previous === undefined ? value : `${previous}, ${value}`;
+}
+
+/** Content-Length must be 1*DIGIT; -1 for anything else (sign, hex, spaces, lists, empty), -2 when too large. */
+function parseContentLength(text: string, start: number, end: number): number {
+  if (start === end) return -1;
+  if (end - start > 16) {
+    for (let index = start; index < end; index++) {
+      const code = text.charCodeAt(index);
+      if (code < 0x30 || code > 0x39) return -1;
+    }
+    return -2;
+  }
+  let value = 0;
+  for (let index = start; index < end; index++) {
+    const digit = text.charCodeAt(index) - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value > MAX_CONTENT_LENGTH ? -2 : value;
+}
+
+/**
+ * Parses field lines from `start` up to the blank line that ends the head (`text` ends with CRLFCRLF).
+ * Only CRLF ends a line: a bare CR or LF, obs-fold, CTLs in values and non-tchar names are errors.
+ */
+export function parseFieldLines(text: string, start: number, maxCount: number): FieldSummary | FieldError {
+  const summary: FieldSummary = {
+    headers: [],
+    contentLength: undefined,
+    transferEncoding: undefined,
+    host: undefined,
+    hostCount: 0,
+    connection: undefined,
+    upgrade: undefined,
+    expect: undefined,
+  };
+  const headers = summary.headers;
+  const blankLine = text.length - 2;
+  let count = 0;
+  let pos = start;
+  while (pos < blankLine) {
+    const first = text.charCodeAt(pos);
+    if (first === SP || first === HTAB) return fail('obsolete line folding');
+    const nameStart = pos;
+    while (TCHAR[text.charCodeAt(pos)] === 1) pos++;
+    const nameEnd = pos;
+    const stop = text.charCodeAt(pos);
+    if (stop !== COLON) {
+      if (stop === SP || stop === HTAB) return fail('whitespace between field name and colon');
+      if (stop === CR || stop === LF) return fail('field line without a colon');
+      return fail('invalid character in field name');
+    }
+    if (nameEnd === nameStart) return fail('empty field name');
+    pos++;
+    let code = text.charCodeAt(pos);
+    while (code === SP || code === HTAB) code = text.charCodeAt(++pos);
+    const valueStart = pos;
+    let valueEnd = pos;
+    while (code !== CR) {
+      if (FIELD_VALUE_CHAR[code] !== 1) {
+        if (code === LF) return fail('bare LF in head');
+        if (code === 0) return fail('NUL in field value');
+        return fail('control character in field value');
+      }
+      pos++;
+      if (code !== SP && code !== HTAB) valueEnd = pos;
+      code = text.charCodeAt(pos);
+    }
+    if (text.charCodeAt(pos + 1) !== LF) return fail('bare CR in head');
+    pos += 2;
+    if (++count > maxCount) return { status: 431, reason: 'too many header fields' };
+
+    const name = text.slice(nameStart, nameEnd);
+    const value = text.slice(valueStart, valueEnd);
+    headers.push(name, value);
+    const problem = noteField(summary, text, nameStart, nameEnd - nameStart, valueStart, valueEnd, value);
+    if (problem !== undefined) return problem;
+  }
+  return summary;
+}
+
+/** Dispatches on name length first so ordinary fields cost one switch and no string compare. */
+function noteField(
+  summary: FieldSummary,
+  text: string,
+  nameStart: number,
+  nameLength: number,
+  valueStart: number,
+  valueEnd: number,
+  value: string,
+): FieldError | undefined {
+  switch (nameLength) {
+    case 4:
+      if (equalsLowerAt(text, nameStart, 'host')) {
+        summary.hostCount++;
+        summary.host = value;
+      }
+      return undefined;
+    case 6:
+      if (equalsLowerAt(text, nameStart, 'expect')) summary.expect = joinList(summary.expect, value);
+      return undefined;
+    case 7:
+      if (equalsLowerAt(text, nameStart, 'upgrade')) summary.upgrade = joinList(summary.upgrade, value);
+      return undefined;
+    case 10:
+      if (equalsLowerAt(text, nameStart, 'connection')) summary.connection = joinList(summary.connection, value);
+      return undefined;
+    case 14:
+      if (equalsLowerAt(text, nameStart, 'content-length')) {
+        const length = parseContentLength(text, valueStart, valueEnd);
+        if (length === -1) return fail('invalid Content-Length');
+        if (length === -2) return fail('Content-Length too large');
+        // Identical repeats are collapsed as RFC 9110 §8.6 allows; differing ones are a smuggling shape.
+        if (summary.contentLength !== undefined && summary.contentLength !== length) {
+          return fail('conflicting Content-Length fields');
+        }
+        summary.contentLength = length;
+      }
+      return undefined;
+    case 17:
+      if (equalsLowerAt(text, nameStart, 'transfer-encoding')) {
+        summary.transferEncoding = joinList(summary.transferEncoding, value);
+      }
+      return undefined;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,40 @@
+// The one table of `wharf serve` flags: name, type, default and help. It drives parsing,
+// the WHARF_* environment variables, `--help` and the README's flag table.
+
+export type FlagType = 'string' | 'path' | 'port' | 'nsname' | 'enum' | 'boolean' | 'address';
+
+export interface FlagSpec {
+  name: string;
+  type: FlagType;
+  help: string;
+  default?: string;
+  choices?: readonly string[];
+}
+
+export const SERVE_FLAGS = [
+  { name: 'kubeconfig', type: 'path', help: 'Kubeconfig file for the Kubernetes API. Without it and without --manifests, wharf uses the in-cluster service account.' },
+  { name: 'manifests', type: 'path', help: 'Serve the Kubernetes YAML manifests in this directory instead of a cluster; changes to its files are picked up live.' },
+  { name: 'ingress-class', type: 'string', default: 'wharf', help: 'IngressClass name (and legacy kubernetes.io/ingress.class value) that wharf serves.' },
+  { name: 'controller-class', type: 'string', default: 'wharf.dev/ingress-controller', help: 'spec.controller value of IngressClasses that belong to wharf.' },
+  { name: 'watch-namespace', type: 'string', help: 'Watch only this namespace (default: all namespaces).' },
+  { name: 'bind', type: 'address', default: '0.0.0.0', help: 'Address the HTTP and HTTPS listeners bind to (e.g. 0.0.0.0, ::, 127.0.0.1).' },
+  { name: 'http-port', type: 'port', default: '30799', help: 'Port of the HTTP listener.' },
+  { name: 'https-port', type: 'port', default: '31522', help: 'Port of the HTTPS listener.' },
+  { name: 'admin-port', type: 'port', default: '10254', help: 'Port of the admin server (/healthz, /readyz, /metrics, /diagnostics).' },
+  { name: 'admin-bind', type: 'address', default: '0.0.0.0', help: 'Address the admin server binds to.' },
+  { name: 'publish-service', type: 'nsname', help: 'NS/NAME of the Service whose address is written into the status of served Ingresses.' },
+  { name: 'publish-status-address', type: 'string', help: 'Fixed address (IP or hostname, comma-separated for several) written into the status of served Ingresses.' },
+  { name: 'default-backend-service', type: 'nsname', help: 'NS/NAME of the Service that answers requests no Ingress matches (default: a plain 404).' },
+  { name: 'default-ssl-certificate', type: 'nsname', help: 'NS/NAME of the kubernetes.io/tls Secret served when no other certificate matches (default: a self-signed certificate made at start).' },
+  { name: 'tcp-services-configmap', type: 'nsname', help: 'NS/NAME of the ConfigMap of TCP services ("<port>": "<ns>/<svc>:<port>[:PROXY][:PROXY]").' },
+  { name: 'udp-services-configmap', type: 'nsname', help: 'NS/NAME of the ConfigMap of UDP services ("<port>": "<ns>/<svc>:<port>").' },
+  { name: 'log-level', type: 'enum', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'Least severe log level printed.' },
+  { name: 'log-format', type: 'enum', default: 'json', choices: ['json', 'text'], help: 'Log format: one JSON object per line, or readable text.' },
+] as const satisfies readonly FlagSpec[];
+
+export type FlagName = (typeof SERVE_FLAGS)[number]['name'];
+
+/** `--http-port` → `WHARF_HTTP_PORT`. */
+export function envName(flag: string): string {
+  return `WHARF_${flag.toUpperCase().replaceAll('-', '_')}`;
+}

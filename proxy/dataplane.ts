@@ -1,0 +1,186 @@
+// The dataplane: holds the live routing table, swaps it in one step on apply(), and answers the
+// front end's "where does this request go". Backend runtimes (pools, balancer state) survive swaps by key.
+import type { Socket } from 'node:net';
+import type { Logger } from '../src/log.ts';
+import type { WharfMetrics } from '../src/metrics.ts';
+import type { BackendKey, Route, RoutingTable } from '../src/model/table.ts';
+import type { ServedCertificate } from '../src/tls/certificates.ts';
+import type { Decider, Decision, RequestContext } from './front/decision.ts';
+import { HttpConnection, type ConnectionEvents } from './front/http-connection.ts';
+import type { RequestHead } from './http1/types.ts';
+import { startListeners, type Listeners } from './listeners.ts';
+import { compileRouter, type CompiledRouter } from './router.ts';
+import { CertificateSet } from './tls/certificate-set.ts';
+import { BackendRuntime } from './upstream/backend-runtime.ts';
+
+interface LiveTable {
+  table: RoutingTable;
+  router: CompiledRouter;
+  runtimes: ReadonlyMap<BackendKey, BackendRuntime>;
+}
+
+export interface DataplaneOptions {
+  log: Logger;
+  metrics: WharfMetrics;
+  defaultCertificate: ServedCertificate;
+}
+
+export interface ListenOptions {
+  bind: string;
+  httpPort: number;
+  httpsPort: number;
+}
+
+export interface ApplyStats {
+  backendsAdded: number;
+  backendsRemoved: number;
+  backendsKept: number;
+}
+
+const STATUS_CLASS = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
+export class Dataplane implements Decider {
+  private readonly opts: DataplaneOptions;
+  private live: LiveTable;
+  private certs: CertificateSet;
+  private listeners: Listeners | undefined;
+  private readonly connections = new Set<Socket>();
+  private readonly events: ConnectionEvents;
+
+  constructor(opts: DataplaneOptions) {
+    this.opts = opts;
+    const empty: RoutingTable = { hosts: [], backends: {} };
+    this.live = { table: empty, router: compileRouter(empty), runtimes: new Map() };
+    this.certs = new CertificateSet([], opts.defaultCertificate);
+    const { requests, upstreamErrors } = opts.metrics;
+    this.events = {
+      response: (status) => requests.inc({ code: STATUS_CLASS[Math.floor(status / 100)] ?? '5xx' }),
+      upstreamError: (reason) => upstreamErrors.inc({ reason }),
+    };
+  }
+
+  /** Builds the new table aside and swaps it in; requests already routed finish on what they hold. */
+  apply(table: RoutingTable, certificates: readonly ServedCertificate[]): ApplyStats {
+    const router = compileRouter(table);
+    const certs = new CertificateSet(certificates, this.opts.defaultCertificate);
+    const old = this.live.runtimes;
+    const runtimes = new Map<BackendKey, BackendRuntime>();
+    let added = 0;
+    let kept = 0;
+    for (const [key, backend] of Object.entries(table.backends)) {
+      const existing = old.get(key);
+      if (existing) {
+        existing.setEndpoints(backend);
+        runtimes.set(key, existing);
+        kept++;
+      } else {
+        runtimes.set(key, new BackendRuntime(backend));
+        added++;
+      }
+    }
+    let removed = 0;
+    for (const [key, runtime] of old) {
+      if (!runtimes.has(key)) {
+        runtime.close();
+        removed++;
+      }
+    }
+    this.live = { table, router, runtimes };
+    this.certs = certs;
+    return { backendsAdded: added, backendsRemoved: removed, backendsKept: kept };
+  }
+
+  table(): RoutingTable {
+    return this.live.table;
+  }
+
+  async listen(opts: ListenOptions): Promise<{ httpPort: number; httpsPort: number }> {
+    this.listeners = await startListeners({
+      ...opts,
+      certificates: () => this.certs,
+      onConnection: (socket, secure) => this.accept(socket, secure),
+      onTlsError: (err) => this.opts.log.debug('tls handshake failed', { err }),
+    });
+    this.httpsPort = this.listeners.httpsPort;
+    return { httpPort: this.listeners.httpPort, httpsPort: this.listeners.httpsPort };
+  }
+
+  private httpsPort = 443;
+
+  /** Stops accepting, then gives open connections up to `graceMs` to finish before cutting them. */
+  async close(graceMs: number): Promise<void> {
+    const closing = this.listeners?.close();
+    const deadline = Date.now() + graceMs;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const s of this.connections) s.destroy();
+    await closing;
+    for (const runtime of this.live.runtimes.values()) runtime.close();
+  }
+
+  private accept(socket: Socket, secure: boolean): void {
+    const gauge = this.opts.metrics.openConnections;
+    const listener = secure ? 'https' : 'http';
+    this.connections.add(socket);
+    gauge.inc({ listener });
+    socket.once('close', () => {
+      this.connections.delete(socket);
+      gauge.dec({ listener });
+    });
+    new HttpConnection(socket, {
+      decider: this,
+      secure,
+      events: this.events,
+      keepAliveTimeoutMs: 60_000,
+      headerTimeoutMs: 30_000,
+      maxConnectAttempts: 3,
+    });
+  }
+
+  decide(head: RequestHead, ctx: RequestContext): Decision {
+    const live = this.live;
+    const m = live.router.match(head.host, head.path);
+    const backendKey = m.backend;
+    const route: Route | undefined = m.route;
+    if (route !== undefined) {
+      const o = route.options;
+      const hasTls = m.vhost?.tlsSecret !== undefined;
+      if (!ctx.secure && (o.forceSslRedirect || (o.sslRedirect && hasTls))) {
+        const port = this.httpsPort === 443 ? '' : `:${this.httpsPort}`;
+        return redirect(308, 'Permanent Redirect', `https://${stripPort(head.host)}${port}${head.path}${head.query}`);
+      }
+      if (o.permanentRedirect) return redirect(301, 'Moved Permanently', o.permanentRedirect);
+      if (o.temporalRedirect) return redirect(302, 'Found', o.temporalRedirect);
+      if (o.appRoot && head.path === '/') return redirect(302, 'Found', o.appRoot);
+    }
+    if (backendKey === undefined) return { kind: 'respond', status: 404, reason: 'Not Found', body: 'no Ingress rule matches this host and path\n' };
+    const runtime = live.runtimes.get(backendKey);
+    if (runtime === undefined) return { kind: 'respond', status: 503, reason: 'Service Unavailable', body: `backend ${backendKey} is not known\n` };
+    if (runtime.readyCount() === 0) {
+      const why = runtime.backend.unavailable === 'serviceMissing' ? 'the Service does not exist' : runtime.backend.unavailable === 'portMissing' ? 'the Service has no such port' : 'the Service has no ready endpoint';
+      return { kind: 'respond', status: 503, reason: 'Service Unavailable', body: `${runtime.backend.service.namespace}/${runtime.backend.service.name}: ${why}\n` };
+    }
+    const o = route?.options;
+    return {
+      kind: 'proxy',
+      runtime,
+      connectTimeoutMs: o?.timeouts.connectMs ?? 5_000,
+      readTimeoutMs: o?.timeouts.readMs ?? 60_000,
+      maxBodyBytes: o?.maxBodyBytes ?? 0,
+      target: m.rewrittenPath !== undefined ? m.rewrittenPath + head.query : undefined,
+      responseHeaders: o?.customHeaders,
+    };
+  }
+}
+
+function redirect(status: number, reason: string, location: string): Decision {
+  return { kind: 'respond', status, reason, body: `redirecting to ${location}\n`, headers: [['Location', location]] };
+}
+
+function stripPort(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end === -1 ? host : host.slice(0, end + 1);
+  }
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}

@@ -1,0 +1,36 @@
+// What the front end asks of the current table for each request head, and what it gets back:
+// either a backend to proxy to (with per-route limits) or an answer wharf writes itself.
+import type { RequestHead } from '../http1/types.ts';
+import type { BackendRuntime } from '../upstream/backend-runtime.ts';
+
+export interface ProxyDecision {
+  kind: 'proxy';
+  runtime: BackendRuntime;
+  connectTimeoutMs: number;
+  readTimeoutMs: number;
+  /** 0 = unlimited. */
+  maxBodyBytes: number;
+  /** New path+query for the upstream, when a rewrite applies. */
+  target?: string;
+  responseHeaders?: Readonly<Record<string, string>>;
+}
+
+export interface RespondDecision {
+  kind: 'respond';
+  status: number;
+  reason: string;
+  body: string;
+  headers?: ReadonlyArray<readonly [string, string]>;
+}
+
+export type Decision = ProxyDecision | RespondDecision;
+
+export interface RequestContext {
+  secure: boolean;
+  clientAddress: string;
+}
+
+/** Implemented by the dataplane over its current table; called once per request head. */
+export interface Decider {
+  decide(head: RequestHead, ctx: RequestContext): Decision;
+}

@@ -1,0 +1,504 @@
+// One client connection of the HTTP/1.1 front end: parses request heads, asks the Decider where
+// each goes, and splices bodies both ways between the client and a pooled upstream socket.
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { ChunkedScanner } from '../http1/chunked.ts';
+import { parseRequestHead } from '../http1/request-head.ts';
+import { parseResponseHead } from '../http1/response-head.ts';
+import { DEFAULT_HEAD_LIMITS, type RequestHead, type ResponseHead } from '../http1/types.ts';
+import type { PickedEndpoint } from '../upstream/backend-runtime.ts';
+import type { ConnectResult } from '../upstream/pool.ts';
+import type { Decider, ProxyDecision } from './decision.ts';
+import { buildClientResponseHead, buildUpstreamRequestHead, localResponse } from './forward-head.ts';
+
+export interface ConnectionEvents {
+  response(statusCode: number): void;
+  upstreamError(reason: 'connect' | 'timeout' | 'protocol' | 'reset'): void;
+}
+
+export interface ConnectionOptions {
+  decider: Decider;
+  secure: boolean;
+  events: ConnectionEvents;
+  keepAliveTimeoutMs: number;
+  headerTimeoutMs: number;
+  /** How many endpoints a request may try when connecting fails. */
+  maxConnectAttempts: number;
+}
+
+const REQUEST_ID_PREFIX = randomBytes(6).toString('hex');
+let requestCounter = 0;
+// Unique per process and cheap: a random prefix plus a counter, 28 hex digits in all.
+function nextRequestId(): string {
+  requestCounter = (requestCounter + 1) % 0x10000000000;
+  return REQUEST_ID_PREFIX + requestCounter.toString(16).padStart(16, '0');
+}
+
+const VALID_REQUEST_ID = /^[\w.:@/+=-]{1,200}$/;
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+const MAX_PIPELINED_BYTES = 64 * 1024;
+
+export class HttpConnection {
+  private readonly client: Socket;
+  private readonly opts: ConnectionOptions;
+  private pending: Buffer | undefined;
+  private scanFrom = 0;
+  private closed = false;
+
+  // The exchange in progress, one at a time; requests pipelined behind it wait in `pending`.
+  private head: RequestHead | undefined;
+  private decision: ProxyDecision | undefined;
+  private picked: PickedEndpoint | undefined;
+  private upstream: Socket | undefined;
+  private upstreamReused = false;
+  private attempts = 0;
+  private requestDone = false;
+  private reqRemaining = 0;
+  private reqBodyBytes = 0;
+  private reqScanner: ChunkedScanner | undefined;
+  /** Request bytes read before the upstream socket was ready. */
+  private queued: Buffer[] = [];
+  private resBuf: Buffer | undefined;
+  private resScanFrom = 0;
+  private resHead: ResponseHead | undefined;
+  private resRemaining = 0;
+  private resScanner: ChunkedScanner | undefined;
+  private responseStarted = false;
+  private clientClose = false;
+
+  constructor(client: Socket, opts: ConnectionOptions) {
+    this.client = client;
+    this.opts = opts;
+    client.setNoDelay(true);
+    client.setTimeout(opts.keepAliveTimeoutMs, () => this.onClientTimeout());
+    client.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    client.on('end', () => this.onClientEnd());
+    client.on('close', () => this.onClientClosed());
+    client.on('error', () => this.onClientClosed());
+  }
+
+  private onClientData(chunk: Buffer): void {
+    if (this.head !== undefined && !this.requestDone) {
+      const rest = this.takeRequestBody(chunk);
+      if (rest === undefined || rest.length === 0) return;
+      chunk = rest;
+    }
+    this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+    if (this.head === undefined) this.processPending();
+    else if (this.pending.length > MAX_PIPELINED_BYTES) this.client.pause();
+  }
+
+  /** Parses and starts the next request if a whole head is buffered. */
+  private processPending(): void {
+    const buf = this.pending;
+    if (buf === undefined || this.closed) return;
+    const r = parseRequestHead(buf, 0, DEFAULT_HEAD_LIMITS, this.scanFrom);
+    if (r.kind === 'incomplete') {
+      this.scanFrom = r.resumeAt;
+      this.client.setTimeout(this.opts.headerTimeoutMs);
+      return;
+    }
+    this.scanFrom = 0;
+    if (r.kind === 'error') {
+      this.pending = undefined;
+      this.respondAndClose(r.status, reasonPhrase(r.status), `${r.reason}\n`);
+      return;
+    }
+    this.pending = r.end < buf.length ? buf.subarray(r.end) : undefined;
+    this.startExchange(r.head);
+  }
+
+  private startExchange(head: RequestHead): void {
+    this.head = head;
+    this.client.setTimeout(0);
+    this.clientClose = !head.keepAlive;
+    if (head.method === 'CONNECT') {
+      this.respondAndClose(405, 'Method Not Allowed', 'wharf does not proxy CONNECT\n');
+      return;
+    }
+    const decision = this.opts.decider.decide(head, { secure: this.opts.secure, clientAddress: this.client.remoteAddress ?? '' });
+    const hasBody = head.chunked || (head.contentLength ?? 0) > 0;
+    if (decision.kind === 'respond') {
+      // Without reading the body we cannot find the next request, so a request with a body ends the connection.
+      this.writeLocal(decision.status, decision.reason, decision.body, this.clientClose || hasBody, decision.headers);
+      return;
+    }
+    if (decision.maxBodyBytes > 0 && (head.contentLength ?? 0) > decision.maxBodyBytes) {
+      this.respondAndClose(413, 'Content Too Large', `request body larger than ${decision.maxBodyBytes} bytes\n`);
+      return;
+    }
+    this.decision = decision;
+    this.requestDone = !hasBody;
+    this.reqRemaining = head.contentLength ?? 0;
+    this.reqBodyBytes = 0;
+    this.reqScanner = head.chunked ? new ChunkedScanner() : undefined;
+    this.attempts = 0;
+    // Body bytes that arrived with the head belong to this request; the rest waits for the next one.
+    const early = this.pending;
+    this.pending = undefined;
+    if (early !== undefined && !this.requestDone) {
+      const rest = this.takeRequestBody(early);
+      if (this.closed) return;
+      if (rest !== undefined && rest.length > 0) this.pending = rest;
+    } else if (early !== undefined) this.pending = early;
+    this.connectUpstream(undefined);
+  }
+
+  /** Consumes the part of `chunk` that is this request's body; returns what follows it. */
+  private takeRequestBody(chunk: Buffer): Buffer | undefined {
+    let body: Buffer;
+    let rest: Buffer | undefined;
+    if (this.reqScanner !== undefined) {
+      const r = this.reqScanner.push(chunk, 0, chunk.length);
+      if (r.error !== undefined) {
+        this.failRequest(400, 'Bad Request', `${r.error}\n`);
+        return undefined;
+      }
+      body = r.consumed === chunk.length ? chunk : chunk.subarray(0, r.consumed);
+      rest = r.consumed === chunk.length ? undefined : chunk.subarray(r.consumed);
+      if (r.done) this.requestDone = true;
+    } else {
+      const n = Math.min(this.reqRemaining, chunk.length);
+      body = n === chunk.length ? chunk : chunk.subarray(0, n);
+      rest = n === chunk.length ? undefined : chunk.subarray(n);
+      this.reqRemaining -= n;
+      if (this.reqRemaining === 0) this.requestDone = true;
+    }
+    this.reqBodyBytes += body.length;
+    const limit = this.decision?.maxBodyBytes ?? 0;
+    if (limit > 0 && this.reqBodyBytes > limit) {
+      this.failRequest(413, 'Content Too Large', `request body larger than ${limit} bytes\n`);
+      return undefined;
+    }
+    if (body.length > 0) this.sendUpstream(body);
+    return rest;
+  }
+
+  private sendUpstream(body: Buffer): void {
+    const up = this.upstream;
+    if (up === undefined) {
+      this.queued.push(body);
+      // Bound what waits for the connect: stop reading the client until the upstream is there.
+      if (this.queued.length > 16) this.client.pause();
+      return;
+    }
+    if (!up.write(body)) {
+      this.client.pause();
+      up.once('drain', () => this.client.resume());
+    }
+  }
+
+  private connectUpstream(exclude: PickedEndpoint['pool'] | undefined): void {
+    const decision = this.decision as ProxyDecision;
+    const picked = decision.runtime.pick(exclude);
+    if (picked === undefined) {
+      this.failRequest(503, 'Service Unavailable', exclude ? 'no other endpoint left to try\n' : `no ready endpoint for ${decision.runtime.backend.service.namespace}/${decision.runtime.backend.service.name}\n`);
+      return;
+    }
+    this.picked = picked;
+    this.attempts++;
+    picked.pool.acquire(decision.connectTimeoutMs, (r) => this.onUpstreamConnected(r));
+  }
+
+  private onUpstreamConnected(r: ConnectResult): void {
+    const picked = this.picked as PickedEndpoint;
+    if ('error' in r) {
+      this.opts.events.upstreamError(r.reason);
+      // Nothing reached the backend, so trying another endpoint is safe for any method.
+      if (!this.closed && this.attempts < this.opts.maxConnectAttempts) this.connectUpstream(picked.pool);
+      else this.failRequest(r.reason === 'timeout' ? 504 : 502, r.reason === 'timeout' ? 'Gateway Timeout' : 'Bad Gateway', `could not connect to the backend: ${r.error.message}\n`);
+      return;
+    }
+    const up = r.socket;
+    if (this.closed) {
+      picked.pool.release(up, false);
+      return;
+    }
+    this.upstream = up;
+    this.upstreamReused = r.reused;
+    const head = this.head as RequestHead;
+    const decision = this.decision as ProxyDecision;
+    up.on('data', this.onUpstreamData);
+    up.on('end', this.onUpstreamEnd);
+    up.on('close', this.onUpstreamEnd);
+    up.on('error', this.onUpstreamError);
+    up.setTimeout(decision.readTimeoutMs, this.onUpstreamTimeout);
+    let requestId = '';
+    const h = head.headers;
+    for (let i = 0; i < h.length; i += 2) {
+      const name = h[i] as string;
+      if (name.length === 12 && name.toLowerCase() === 'x-request-id' && VALID_REQUEST_ID.test(h[i + 1] as string)) requestId = h[i + 1] as string;
+    }
+    const text = buildUpstreamRequestHead(head, {
+      clientAddress: this.client.remoteAddress ?? '',
+      clientPort: this.client.remotePort ?? 0,
+      secure: this.opts.secure,
+      localPort: this.client.localPort ?? 0,
+      requestId: requestId || nextRequestId(),
+      target: decision.target,
+    });
+    up.write(text, 'latin1');
+    const queued = this.queued;
+    this.queued = [];
+    for (const b of queued) up.write(b);
+    this.client.resume();
+  }
+
+  private readonly onUpstreamData = (chunk: Buffer): void => {
+    if (this.resHead === undefined) {
+      this.resBuf = this.resBuf === undefined ? chunk : Buffer.concat([this.resBuf, chunk]);
+      this.parseResponse();
+      return;
+    }
+    this.forwardResponseBody(chunk);
+  };
+
+  private parseResponse(): void {
+    while (this.resBuf !== undefined && this.resHead === undefined) {
+      const head = this.head as RequestHead;
+      const r = parseResponseHead(this.resBuf, 0, DEFAULT_HEAD_LIMITS, head.method, this.resScanFrom);
+      if (r.kind === 'incomplete') {
+        this.resScanFrom = r.resumeAt;
+        return;
+      }
+      this.resScanFrom = 0;
+      if (r.kind === 'error') {
+        this.opts.events.upstreamError('protocol');
+        this.dropUpstream();
+        this.failRequest(502, 'Bad Gateway', `the backend sent an invalid response: ${r.reason}\n`);
+        return;
+      }
+      const rest = r.end < this.resBuf.length ? this.resBuf.subarray(r.end) : undefined;
+      this.resBuf = rest;
+      const res = r.head;
+      if (res.status >= 100 && res.status < 200 && res.status !== 101) {
+        // Interim answers (100 Continue, 103 Early Hints) pass through; the final one follows.
+        this.responseStarted = true;
+        this.client.write(buildClientResponseHead(res, { close: false, keepAliveHttp10: false }), 'latin1');
+        continue;
+      }
+      this.resHead = res;
+      this.startResponse(res, rest);
+      return;
+    }
+  }
+
+  private startResponse(res: ResponseHead, rest: Buffer | undefined): void {
+    const head = this.head as RequestHead;
+    if (res.status === 101) {
+      this.tunnel(res, rest);
+      return;
+    }
+    this.resBuf = undefined;
+    // A close-delimited body can only end by closing, so the client connection closes after it.
+    if (res.bodyKind === 'close') this.clientClose = true;
+    this.responseStarted = true;
+    this.opts.events.response(res.status);
+    const keepAliveHttp10 = head.versionMinor === 0 && !this.clientClose;
+    this.client.write(buildClientResponseHead(res, { close: this.clientClose, keepAliveHttp10, extraHeaders: this.decision?.responseHeaders }), 'latin1');
+    this.resRemaining = res.bodyKind === 'length' ? (res.contentLength ?? 0) : 0;
+    this.resScanner = res.bodyKind === 'chunked' ? new ChunkedScanner() : undefined;
+    if (res.bodyKind === 'none' || (res.bodyKind === 'length' && this.resRemaining === 0)) {
+      this.finishExchange(rest === undefined);
+      return;
+    }
+    if (rest !== undefined) this.forwardResponseBody(rest);
+  }
+
+  private forwardResponseBody(chunk: Buffer): void {
+    const res = this.resHead as ResponseHead;
+    let n = chunk.length;
+    let done = false;
+    if (res.bodyKind === 'length') {
+      n = Math.min(n, this.resRemaining);
+      this.resRemaining -= n;
+      done = this.resRemaining === 0;
+    } else if (res.bodyKind === 'chunked') {
+      const r = (this.resScanner as ChunkedScanner).push(chunk, 0, chunk.length);
+      if (r.error !== undefined) {
+        this.opts.events.upstreamError('protocol');
+        this.destroyBoth();
+        return;
+      }
+      n = r.consumed;
+      done = r.done;
+    }
+    const body = n === chunk.length ? chunk : chunk.subarray(0, n);
+    if (!this.client.write(body) && this.upstream !== undefined && !done) {
+      const up = this.upstream;
+      up.pause();
+      this.client.once('drain', () => up.resume());
+    }
+    // Bytes after the end of a response on a keep-alive connection mean the backend misbehaves.
+    if (done) this.finishExchange(n === chunk.length);
+  }
+
+  /** The response is complete: return the upstream socket and go on with the next request. */
+  private finishExchange(cleanEnd: boolean): void {
+    const up = this.upstream;
+    const picked = this.picked;
+    const reusable = cleanEnd && this.requestDone && (this.resHead?.keepAlive ?? false);
+    this.detachUpstream();
+    if (up !== undefined && picked !== undefined) picked.pool.release(up, reusable);
+    const close = this.clientClose || !this.requestDone;
+    this.resetExchange();
+    if (close) {
+      this.client.end();
+      this.closed = true;
+      return;
+    }
+    this.client.setTimeout(this.opts.keepAliveTimeoutMs);
+    this.client.resume();
+    if (this.pending !== undefined) this.processPending();
+  }
+
+  private tunnel(res: ResponseHead, rest: Buffer | undefined): void {
+    const up = this.upstream as Socket;
+    this.opts.events.response(101);
+    this.detachUpstream();
+    this.client.write(buildClientResponseHead(res, { close: false, keepAliveHttp10: false }), 'latin1');
+    if (rest !== undefined) this.client.write(rest);
+    if (this.pending !== undefined) up.write(this.pending);
+    this.pending = undefined;
+    // From here on the connection is a byte pipe; the pool never sees this socket again.
+    (this.picked as PickedEndpoint).pool.active--;
+    this.client.removeAllListeners('data');
+    this.client.setTimeout(0);
+    up.setTimeout(0);
+    this.closed = true;
+    up.on('error', () => this.client.destroy());
+    this.client.on('error', () => up.destroy());
+    up.pipe(this.client);
+    this.client.pipe(up);
+    this.client.resume();
+  }
+
+  private readonly onUpstreamEnd = (): void => {
+    if (this.upstream === undefined) return;
+    const res = this.resHead;
+    if (res !== undefined && res.bodyKind === 'close') {
+      this.finishExchange(false);
+      return;
+    }
+    this.onUpstreamLost('reset');
+  };
+
+  private readonly onUpstreamError = (): void => {
+    if (this.upstream !== undefined) this.onUpstreamLost('reset');
+  };
+
+  private readonly onUpstreamTimeout = (): void => {
+    if (this.upstream === undefined) return;
+    this.opts.events.upstreamError('timeout');
+    this.dropUpstream();
+    if (!this.responseStarted) this.failRequest(504, 'Gateway Timeout', 'the backend did not answer in time\n');
+    else this.destroyBoth();
+  };
+
+  private onUpstreamLost(reason: 'reset'): void {
+    const head = this.head as RequestHead;
+    const wasReused = this.upstreamReused;
+    this.dropUpstream();
+    if (this.responseStarted) {
+      this.destroyBoth();
+      return;
+    }
+    // A kept-alive socket the backend closed just as we reused it: safe to repeat an idempotent request once.
+    const bodyless = !head.chunked && (head.contentLength ?? 0) === 0;
+    if (wasReused && bodyless && IDEMPOTENT.has(head.method) && this.attempts <= this.opts.maxConnectAttempts && !this.closed) {
+      this.resBuf = undefined;
+      this.connectUpstream(undefined);
+      return;
+    }
+    this.opts.events.upstreamError(reason);
+    this.failRequest(502, 'Bad Gateway', 'the backend closed the connection before answering\n');
+  }
+
+  private detachUpstream(): void {
+    const up = this.upstream;
+    if (up === undefined) return;
+    up.removeListener('data', this.onUpstreamData);
+    up.removeListener('end', this.onUpstreamEnd);
+    up.removeListener('close', this.onUpstreamEnd);
+    up.removeListener('error', this.onUpstreamError);
+    up.setTimeout(0);
+    up.resume();
+    this.upstream = undefined;
+  }
+
+  private dropUpstream(): void {
+    const up = this.upstream;
+    this.detachUpstream();
+    if (up !== undefined) (this.picked as PickedEndpoint).pool.release(up, false);
+  }
+
+  /** The request cannot be served: answer if nothing was sent yet, else cut the connection. */
+  private failRequest(status: number, reason: string, body: string): void {
+    this.dropUpstream();
+    if (this.responseStarted) {
+      this.destroyBoth();
+      return;
+    }
+    this.opts.events.response(status);
+    this.resetExchange();
+    this.respondAndClose(status, reason, body);
+  }
+
+  private writeLocal(status: number, reason: string, body: string, close: boolean, headers?: ReadonlyArray<readonly [string, string]>): void {
+    this.opts.events.response(status);
+    this.client.write(localResponse(status, reason, body, close, headers), 'latin1');
+    this.resetExchange();
+    if (close) {
+      this.closed = true;
+      this.client.end();
+      return;
+    }
+    this.client.setTimeout(this.opts.keepAliveTimeoutMs);
+    if (this.pending !== undefined) this.processPending();
+  }
+
+  private respondAndClose(status: number, reason: string, body: string): void {
+    this.writeLocal(status, reason, body, true);
+  }
+
+  private resetExchange(): void {
+    this.head = undefined;
+    this.decision = undefined;
+    this.picked = undefined;
+    this.requestDone = false;
+    this.reqScanner = undefined;
+    this.queued = [];
+    this.resBuf = undefined;
+    this.resHead = undefined;
+    this.resScanner = undefined;
+    this.resScanFrom = 0;
+    this.responseStarted = false;
+  }
+
+  private destroyBoth(): void {
+    this.dropUpstream();
+    this.closed = true;
+    this.client.destroy();
+  }
+
+  private onClientTimeout(): void {
+    if (this.head === undefined) this.client.destroy();
+  }
+
+  private onClientEnd(): void {
+    // A client that half-closes after its request still gets the answer; an idle one is done.
+    if (this.head === undefined) this.client.end();
+  }
+
+  private onClientClosed(): void {
+    if (this.closed && this.upstream === undefined) return;
+    this.closed = true;
+    if (this.upstream !== undefined) this.dropUpstream();
+  }
+}
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 405: 'Method Not Allowed', 413: 'Content Too Large', 414: 'URI Too Long', 431: 'Request Header Fields Too Large', 501: 'Not Implemented', 505: 'HTTP Version Not Supported' };
+
+function reasonPhrase(status: number): string {
+  return REASONS[status] ?? 'Error';
+}

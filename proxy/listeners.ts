@@ -1,0 +1,61 @@
+// The HTTP and HTTPS listening sockets: plain TCP for HTTP, TLS with an SNI callback for HTTPS.
+// Both hand accepted sockets to one callback; closing stops accepting and lets open connections finish.
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { TLS_OPTIONS, type CertificateSet } from './tls/certificate-set.ts';
+
+export interface ListenerOptions {
+  bind: string;
+  httpPort: number;
+  httpsPort: number;
+  certificates: () => CertificateSet;
+  onConnection: (socket: Socket | TLSSocket, secure: boolean) => void;
+  onTlsError?: (err: Error) => void;
+}
+
+export interface Listeners {
+  httpPort: number;
+  httpsPort: number;
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host, backlog: 4096 }, () => {
+      server.removeListener('error', reject);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    });
+  });
+}
+
+export async function startListeners(opts: ListenerOptions): Promise<Listeners> {
+  const http = createServer({ noDelay: true }, (socket) => opts.onConnection(socket, false));
+  const initial = opts.certificates().defaultCertificate;
+  const https: TlsServer = createTlsServer(
+    {
+      cert: initial.certPem,
+      key: initial.keyPem,
+      ...TLS_OPTIONS,
+      ALPNProtocols: ['http/1.1'],
+      SNICallback: (name, cb) => cb(null, opts.certificates().contextFor(name)),
+    },
+    (socket) => opts.onConnection(socket, true),
+  );
+  https.on('tlsClientError', (err) => opts.onTlsError?.(err));
+  const httpPort = await listen(http, opts.httpPort, opts.bind);
+  const httpsPort = await listen(https, opts.httpsPort, opts.bind).catch((err: unknown) => {
+    http.close();
+    throw err;
+  });
+  return {
+    httpPort,
+    httpsPort,
+    close: () => Promise.all([closeServer(http), closeServer(https)]).then(() => undefined),
+  };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}

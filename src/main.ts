@@ -1,0 +1,140 @@
+// The one place that wires wharf together: a source fills the store, the scheduler rebuilds,
+// translate() makes the table, the dataplane swaps it in, and the admin server reports on it all.
+import type { FastifyInstance } from 'fastify';
+import { ManifestsSource, type ManifestProblem } from '../controller/manifests-source.ts';
+import { RebuildScheduler } from '../controller/scheduler.ts';
+import { Store } from '../controller/store.ts';
+import { Dataplane } from '../proxy/dataplane.ts';
+import { buildAdminApp } from './admin/app.ts';
+import type { ServeConfig } from './config/parse.ts';
+import { WharfError } from './errors.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createMetrics, type WharfMetrics } from './metrics.ts';
+import { refString, type Diagnostic } from './model/diagnostics.ts';
+import { resolveCertificates } from './tls/certificates.ts';
+import { generateDefaultCertificate } from './tls/default-certificate.ts';
+import { translate } from './translate/index.ts';
+import { WHARF_VERSION } from './version.ts';
+
+export interface WharfHandle {
+  log: Logger;
+  metrics: WharfMetrics;
+  store: Store;
+  dataplane: Dataplane;
+  httpPort: number;
+  httpsPort: number;
+  adminPort: number;
+  /** Rebuilds now instead of waiting for the scheduler (tests use it to avoid sleeping). */
+  rebuildNow(): void;
+  /** Resolves once pending manifest reloads are in the store (manifests mode). */
+  settled(): Promise<void>;
+  diagnostics(): readonly Diagnostic[];
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+}
+
+export async function startWharf(config: ServeConfig, options: StartOptions = {}): Promise<WharfHandle> {
+  const log = options.log ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const metrics = createMetrics();
+  const store = new Store();
+  let ready = false;
+  let diagnostics: Diagnostic[] = [];
+  let sourceProblems: ManifestProblem[] = [];
+
+  if (!config.manifests) {
+    throw new WharfError('WHARF_E_CONFIG', 'no source of objects: the Kubernetes API source is not available in this build; run with --manifests DIR');
+  }
+  const source = new ManifestsSource({ dir: config.manifests, store, log, onProblems: (p) => (sourceProblems = p) });
+  const defaultCertificate = await generateDefaultCertificate();
+  const dataplane = new Dataplane({ log, metrics, defaultCertificate });
+
+  const reported = new Set<string>();
+  const rebuild = (): void => {
+    const started = performance.now();
+    try {
+      const snapshot = store.snapshot();
+      const result = translate(snapshot, {
+        ingressClass: config.ingressClass,
+        controllerClass: config.controllerClass,
+        defaultBackendService: config.defaultBackendService ? `${config.defaultBackendService.namespace}/${config.defaultBackendService.name}` : undefined,
+      });
+      const certs = resolveCertificates(result.certificates, snapshot.secrets, new Date());
+      const stats = dataplane.apply(result.table, certs.certificates);
+      diagnostics = [...result.diagnostics, ...certs.diagnostics];
+      reportDiagnostics(log, metrics, diagnostics, reported);
+      metrics.reloads.inc({ result: 'success' });
+      metrics.lastReloadSuccess.set(Date.now() / 1000);
+      metrics.tableStale.set(0);
+      log.info('routing table applied', { hosts: result.table.hosts.length, backends: Object.keys(result.table.backends).length, served: result.served.length, diagnostics: diagnostics.length, ...stats, ms: Math.round(performance.now() - started) });
+    } catch (err) {
+      // The last good table stays in force; the stale gauge and the log say so.
+      metrics.reloads.inc({ result: 'failure' });
+      metrics.tableStale.set(1);
+      log.error('rebuild failed; the last good routing table stays in force', { code: 'WHARF_E_REBUILD', err: err as Error });
+    }
+  };
+  const scheduler = new RebuildScheduler({ quietMs: 100, maxDelayMs: 500, rebuild });
+  store.onChange(() => scheduler.markDirty());
+
+  await source.start();
+  scheduler.flush();
+  const ports = await dataplane.listen({ bind: config.bind, httpPort: config.httpPort, httpsPort: config.httpsPort }).catch((err: Error & { code?: string }) => {
+    source.stop();
+    scheduler.stop();
+    throw new WharfError('WHARF_E_CONFIG', `cannot listen on ${config.bind} ports ${config.httpPort}/${config.httpsPort}: ${err.message}`);
+  });
+  ready = true;
+
+  const admin: FastifyInstance = buildAdminApp({
+    readiness: () => (ready ? { ready: true } : { ready: false, reason: 'waiting for the first sync and the listeners' }),
+    registry: metrics.registry,
+    diagnostics: () => diagnostics,
+    sourceProblems: () => sourceProblems,
+  });
+  await admin.listen({ host: config.adminBind, port: config.adminPort }).catch(async (err: Error) => {
+    await dataplane.close(0);
+    source.stop();
+    scheduler.stop();
+    throw new WharfError('WHARF_E_CONFIG', `cannot listen on admin port ${config.adminPort}: ${err.message}`);
+  });
+  const adminAddr = admin.server.address();
+  const adminPort = typeof adminAddr === 'object' && adminAddr ? adminAddr.port : config.adminPort;
+  log.info('wharf is serving', { version: WHARF_VERSION, source: 'manifests', dir: config.manifests, http: ports.httpPort, https: ports.httpsPort, admin: adminPort });
+
+  return {
+    log,
+    metrics,
+    store,
+    dataplane,
+    httpPort: ports.httpPort,
+    httpsPort: ports.httpsPort,
+    adminPort,
+    rebuildNow: () => scheduler.flush(),
+    settled: () => source.settled(),
+    diagnostics: () => diagnostics,
+    async stop(graceMs = 10_000) {
+      ready = false;
+      source.stop();
+      scheduler.stop();
+      await dataplane.close(graceMs);
+      await admin.close();
+    },
+  };
+}
+
+/** Logs each distinct diagnostic once while it persists, and keeps the gauge current. */
+function reportDiagnostics(log: Logger, metrics: WharfMetrics, diagnostics: readonly Diagnostic[], reported: Set<string>): void {
+  metrics.diagnostics.reset();
+  const current = new Set<string>();
+  for (const d of diagnostics) {
+    metrics.diagnostics.inc({ code: d.code, severity: d.severity });
+    const key = `${refString(d.object)}|${d.code}|${d.field}|${d.message}`;
+    current.add(key);
+    if (!reported.has(key)) log[d.severity === 'error' ? 'error' : 'warn'](`${refString(d.object)}: ${d.field}: ${d.message}`, { code: d.code });
+  }
+  reported.clear();
+  for (const k of current) reported.add(k);
+}

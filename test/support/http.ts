@@ -1,0 +1,77 @@
+// Test helpers to talk to wharf over real sockets: an HTTP request with any Host header, and
+// raw bytes on a TCP connection for the parser's strictness tests.
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
+
+export interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface RequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  https?: boolean;
+  servername?: string;
+  address?: string;
+}
+
+export function get(port: number, host: string, path: string, opts: RequestOptions = {}): Promise<Reply> {
+  const make = opts.https ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = make(
+      {
+        host: opts.address ?? '127.0.0.1',
+        port,
+        path,
+        method: opts.method ?? 'GET',
+        headers: { host, ...opts.headers },
+        agent: false,
+        rejectUnauthorized: false,
+        servername: opts.servername,
+        timeout: 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** Sends raw bytes and collects everything until the server closes (or `waitMs` of silence). */
+export function raw(port: number, bytes: string | Buffer, waitMs = 2_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let timer = setTimeout(() => socket.end(), waitMs);
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      clearTimeout(timer);
+      timer = setTimeout(() => socket.end(), waitMs);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    });
+    socket.on('error', reject);
+    socket.write(bytes);
+  });
+}
+
+/** Polls `check` until it returns true, at most `tries` times, `everyMs` apart. */
+export async function eventually(check: () => Promise<boolean> | boolean, tries = 100, everyMs = 50): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`condition not met after ${tries} tries`);
+}

@@ -36,6 +36,8 @@ export interface Backend {
   endpoints: Endpoint[];
   /** For ExternalName Services: the DNS name the proxy resolves, with `endpoints` empty. */
   externalName?: string;
+  /** For ExternalName Services: the port to connect to at `externalName` (the Service port's number). */
+  externalPort?: number;
   /** Why this backend cannot take traffic, when it cannot: answered as 503. */
   unavailable?: 'serviceMissing' | 'portMissing' | 'noEndpoints';
 }
@@ -93,7 +95,10 @@ export interface Route {
 export interface VirtualHost {
   /** Lower-case host; `*.example.com` for a wildcard; `*` for rules that name no host. */
   host: string;
-  /** Ordered as matched: Exact, then Prefix longest first, then Regex in a deterministic order. */
+  /**
+   * Ordered as matched: Exact (by path), then Regex (longest pattern first, then by text; the first that
+   * matches wins), then Prefix (longest first). Regex before Prefix as in nginx, so `/` cannot shadow a regex.
+   */
   routes: Route[];
   /** The `spec.defaultBackend` of an Ingress that has rules for this host, if any. */
   defaultBackend?: BackendKey;

@@ -1,0 +1,67 @@
+// Backends: from a (namespace, service, port, policy) request to a table Backend with a stable key,
+// resolved against Services and endpoints once per key however many routes share it.
+import type { Service, ServicePort } from '../model/kube.ts';
+import type { Backend, BackendKey, BackendProtocol, BalancePolicy } from '../model/table.ts';
+import { resolveEndpoints } from './endpoints.ts';
+import { canonicalJson, fnv1a32 } from './hash.ts';
+import type { SnapshotIndex } from './snapshot-index.ts';
+import { objectKey } from './snapshot-index.ts';
+
+export interface BackendRequest {
+  namespace: string;
+  service: string;
+  /** As written in the Ingress: a port number or a Service port name. */
+  port: number | string;
+  protocol: BackendProtocol;
+  balance: BalancePolicy;
+}
+
+function isDefaultPolicy(protocol: BackendProtocol, balance: BalancePolicy): boolean {
+  return protocol === 'HTTP' && balance.algorithm === 'round_robin' && balance.hashBy === undefined && balance.affinity === undefined;
+}
+
+/** `ns/service:port`, plus `#<fnv1a of the policy>` when protocol or balancing differ from the defaults. */
+export function backendKey(req: BackendRequest): BackendKey {
+  const base = `${req.namespace}/${req.service}:${req.port}`;
+  if (isDefaultPolicy(req.protocol, req.balance)) return base;
+  return `${base}#${fnv1a32(canonicalJson({ protocol: req.protocol, balance: req.balance }))}`;
+}
+
+export function findServicePort(service: Service, port: number | string): ServicePort | undefined {
+  const ports = service.spec?.ports ?? [];
+  return typeof port === 'number' ? ports.find((p) => p.port === port) : ports.find((p) => p.name === port);
+}
+
+/** Builds the Backend for a request; `unavailable` says why it cannot take traffic, if it cannot. */
+export function resolveBackend(index: SnapshotIndex, req: BackendRequest): Backend {
+  const serviceKey = objectKey(req.namespace, req.service);
+  const backend: Backend = {
+    key: backendKey(req),
+    service: { namespace: req.namespace, name: req.service, port: req.port },
+    protocol: req.protocol,
+    balance: req.balance,
+    endpoints: [],
+  };
+  const service = index.services.get(serviceKey);
+  if (!service) {
+    backend.unavailable = 'serviceMissing';
+    return backend;
+  }
+  const servicePort = findServicePort(service, req.port);
+  if (service.spec?.type === 'ExternalName') {
+    // ExternalName Services have no endpoints and often no ports: a number is used as given.
+    const port = servicePort?.port ?? (typeof req.port === 'number' ? req.port : undefined);
+    if (port === undefined) backend.unavailable = 'portMissing';
+    else backend.externalPort = port;
+    if (service.spec.externalName) backend.externalName = service.spec.externalName.toLowerCase();
+    else backend.unavailable = 'serviceMissing';
+    return backend;
+  }
+  if (!servicePort) {
+    backend.unavailable = 'portMissing';
+    return backend;
+  }
+  backend.endpoints = resolveEndpoints(index, serviceKey, servicePort);
+  if (!backend.endpoints.some((e) => e.ready)) backend.unavailable = 'noEndpoints';
+  return backend;
+}

@@ -1,0 +1,39 @@
+// Small constructors for translate()'s diagnostics and the one deterministic order they are reported in.
+// Keeping the shape in one place makes every message name its object and field the same way.
+import type { ErrorCode } from '../errors.ts';
+import type { Diagnostic, ObjectRef, Severity } from '../model/diagnostics.ts';
+import type { Ingress } from '../model/kube.ts';
+
+export function ingressRef(ingress: Ingress): ObjectRef {
+  return { kind: 'Ingress', namespace: ingress.metadata.namespace ?? 'default', name: ingress.metadata.name };
+}
+
+export function diag(object: ObjectRef, code: ErrorCode, field: string, message: string, severity: Severity = 'error'): Diagnostic {
+  return { object, severity, code, field, message };
+}
+
+export function annotationField(key: string): string {
+  return `metadata.annotations['${key}']`;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
+  return cmp(a.object.kind, b.object.kind) || cmp(a.object.namespace ?? '', b.object.namespace ?? '') || cmp(a.object.name, b.object.name)
+    || cmp(a.field, b.field) || cmp(a.code, b.code) || cmp(a.message, b.message);
+}
+
+/**
+ * Priority between Ingresses for conflicts: the oldest creationTimestamp wins, then namespace/name.
+ * An Ingress without a timestamp (hand-written manifest) counts as newer than any that has one.
+ */
+export function compareIngressAge(a: Ingress, b: Ingress): number {
+  const ta = Date.parse(a.metadata.creationTimestamp ?? '');
+  const tb = Date.parse(b.metadata.creationTimestamp ?? '');
+  const na = Number.isNaN(ta) ? Infinity : ta;
+  const nb = Number.isNaN(tb) ? Infinity : tb;
+  if (na !== nb) return na < nb ? -1 : 1;
+  return cmp(a.metadata.namespace ?? 'default', b.metadata.namespace ?? 'default') || cmp(a.metadata.name, b.metadata.name);
+}

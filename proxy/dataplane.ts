@@ -138,7 +138,7 @@ export class Dataplane implements Decider {
 
   decide(head: RequestHead, ctx: RequestContext): Decision {
     const live = this.live;
-    const m = live.router.match(head.host, head.path);
+    const m = live.router.match(head.host, head.path, (name) => headerValue(head.headers, name), Math.random() * 100);
     const backendKey = m.backend;
     const route: Route | undefined = m.route;
     if (route !== undefined) {
@@ -174,6 +174,15 @@ export class Dataplane implements Decider {
 
 function redirect(status: number, reason: string, location: string): Decision {
   return { kind: 'respond', status, reason, body: `redirecting to ${location}\n`, headers: [['Location', location]] };
+}
+
+/** First value of a header by lower-case name, from the flat [name, value, …] list. */
+function headerValue(headers: readonly string[], lowerName: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return headers[i + 1];
+  }
+  return undefined;
 }
 
 function stripPort(host: string): string {

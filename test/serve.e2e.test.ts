@@ -1,7 +1,7 @@
 // End to end in manifests mode: real echo backends on loopback, wharf in-process on free ports,
 // requests over real sockets; routing, TLS by SNI, live reload and a broken file that harms nothing else.
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

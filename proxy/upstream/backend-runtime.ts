@@ -26,7 +26,12 @@ export class BackendRuntime {
     this.backend = backend;
     const keep = new Set<string>();
     const ready: PickedEndpoint[] = [];
-    for (const ep of backend.endpoints) {
+    // An ExternalName Service is one endpoint named by DNS; net.connect resolves it per connection.
+    const endpoints: readonly Endpoint[] =
+      backend.externalName !== undefined && backend.externalPort !== undefined
+        ? [{ address: backend.externalName, port: backend.externalPort, ready: true, terminating: false }]
+        : backend.endpoints;
+    for (const ep of endpoints) {
       const id = `${ep.address}|${ep.port}`;
       keep.add(id);
       let pool = this.pools.get(id);

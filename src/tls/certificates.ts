@@ -27,7 +27,7 @@ export function checkPemPair(certPem: string, keyPem: string, now: Date): { erro
   } catch {
     return { error: 'tls.crt is not a PEM certificate' };
   }
-  let matches = false;
+  let matches: boolean;
   try {
     matches = x509.checkPrivateKey(createPrivateKey(keyPem));
   } catch {

@@ -56,11 +56,12 @@ function resolveBackends(uses: BackendUse[], index: SnapshotIndex, out: Diagnost
     const { namespace, service, port } = use.request;
     const fromOption = use.field === 'defaultBackendService';
     if (backend.unavailable === 'serviceMissing') {
-      out.push(diag(use.source, 'WHARF_E_SERVICE_MISSING', fromOption ? use.field : `${use.field}.service.name`, `Service ${namespace}/${service} does not exist (or is an ExternalName Service without externalName), so requests answer 503; create it or fix the name.`));
+      const what = index.services.has(objectKey(namespace, service)) ? 'is an ExternalName Service without spec.externalName' : 'does not exist';
+      out.push(diag(use.source, 'WHARF_E_SERVICE_MISSING', fromOption ? use.field : `${use.field}.service.name`, `Service ${namespace}/${service} ${what}, so requests answer 503; create it or fix the name.`));
     } else if (backend.unavailable === 'portMissing') {
       const svc = index.services.get(objectKey(namespace, service));
       const known = (svc?.spec?.ports ?? []).map((p) => (p.name ? `${p.name} (${p.port})` : String(p.port))).join(', ') || 'none';
-      const what = typeof port === 'number' ? `port ${port}` : `a port named ${JSON.stringify(port)}`;
+      const what = typeof port === 'number' ? `port ${port}` : `port named ${JSON.stringify(port)}`;
       const field = fromOption ? use.field : `${use.field}.service.port.${typeof port === 'number' ? 'number' : 'name'}`;
       if (!svc || !findServicePort(svc, port)) out.push(diag(use.source, 'WHARF_E_SERVICE_PORT', field, `Service ${namespace}/${service} has no ${what} (it has: ${known}), so requests answer 503; use one of its ports.`));
     }

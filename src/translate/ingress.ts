@@ -136,19 +136,17 @@ export function planIngress(ingress: Ingress, index: SnapshotIndex): { plan?: In
       return;
     }
     const hosts = new Set<string>();
-    let ok = true;
     (entry.hosts ?? []).forEach((raw, j) => {
       const h = normalizeHost(raw);
       if (h.ok) hosts.add(h.host);
-      else {
-        ok = false;
-        invalid(`spec.tls[${i}].hosts[${j}]`, `${h.problem}.`);
-      }
+      else invalid(`spec.tls[${i}].hosts[${j}]`, `${h.problem}.`);
     });
-    // A TLS entry without hosts covers this Ingress's own rule hosts.
-    if (ok && hosts.size === 0) for (const h of ruleHosts) if (h !== ANY_HOST) hosts.add(h);
-    if (ok) tls.push({ secret: `${ns}/${entry.secretName}`, hosts: [...hosts].sort(), field: `spec.tls[${i}]` });
+    tls.push({ secret: `${ns}/${entry.secretName}`, hosts: [...hosts].sort(), field: `spec.tls[${i}]` });
   });
+  // A TLS entry without hosts covers this Ingress's rule hosts that no other entry of it names.
+  const named = new Set(tls.flatMap((t) => t.hosts));
+  const unnamed = [...ruleHosts].filter((h) => h !== ANY_HOST && !named.has(h)).sort();
+  for (const t of tls) if (t.hosts.length === 0) t.hosts = unnamed;
 
   if (structural) return { diagnostics: out };
 

@@ -65,22 +65,28 @@ export function mergePlans(plans: IngressPlan[], canaries: IngressPlan[]): Merge
     }
     if (!plan.defaultBackend) continue;
     const key = backendKey(plan.defaultBackend);
-    uses.push({ request: plan.defaultBackend, source: plan.ref, field: 'spec.defaultBackend' });
+    let used = false;
     if (plan.ruleHosts.length === 0) {
-      if (!catchAll) catchAll = { key, source: plan.ref };
-      else if (catchAll.key !== key) {
+      if (!catchAll) {
+        catchAll = { key, source: plan.ref };
+        used = true;
+      } else if (catchAll.key !== key) {
         diagnostics.push(diag(plan.ref, 'WHARF_E_CONFLICT', 'spec.defaultBackend', `Ingress ${describeRef(catchAll.source)} is older and already provides the catch-all default backend; this one is not used. Remove one of them.`));
       }
-      continue;
-    }
-    const aliasHosts = plan.settings.aliases.filter((a) => !ruleHosts.has(a));
-    for (const name of [...plan.ruleHosts, ...aliasHosts]) {
-      const h = hostFor(name);
-      if (!h.defaultBackend) h.defaultBackend = { key, source: plan.ref };
-      else if (h.defaultBackend.key !== key) {
-        diagnostics.push(diag(plan.ref, 'WHARF_E_CONFLICT', 'spec.defaultBackend', `Ingress ${describeRef(h.defaultBackend.source)} is older and already sets the default backend of host ${JSON.stringify(name)}; this one is not used there.`));
+    } else {
+      const aliasHosts = plan.settings.aliases.filter((a) => !ruleHosts.has(a));
+      for (const name of [...plan.ruleHosts, ...aliasHosts]) {
+        const h = hostFor(name);
+        if (!h.defaultBackend || h.defaultBackend.key === key) {
+          h.defaultBackend ??= { key, source: plan.ref };
+          used = true;
+        } else {
+          diagnostics.push(diag(plan.ref, 'WHARF_E_CONFLICT', 'spec.defaultBackend', `Ingress ${describeRef(h.defaultBackend.source)} is older and already sets the default backend of host ${JSON.stringify(name)}; this one is not used there.`));
+        }
       }
     }
+    // Only a default that serves somewhere makes its Service part of the table (and of its diagnostics).
+    if (used) uses.push({ request: plan.defaultBackend, source: plan.ref, field: 'spec.defaultBackend' });
   }
 
   for (const plan of canaries) attachCanary(plan, hosts, uses, diagnostics);

@@ -23,14 +23,21 @@ export function collectTls(plans: IngressPlan[]): TlsResult {
   const diagnostics: Diagnostic[] = [];
   for (const plan of plans) {
     for (const entry of plan.tls) {
-      certificates.push({ secret: entry.secret, hosts: entry.hosts, source: plan.ref });
       for (const host of entry.hosts) {
         const seen = byHost.get(host);
         if (!seen) byHost.set(host, { secret: entry.secret, source: plan.ref });
         else if (seen.secret !== entry.secret) {
-          diagnostics.push(diag(plan.ref, 'WHARF_E_TLS_SECRET', `${entry.field}.hosts`, `host ${JSON.stringify(host)} is already covered by Secret ${seen.secret} from the older Ingress ${seen.source.namespace}/${seen.source.name}; Secret ${entry.secret} is not used for it.`, 'warning'));
+          const from = seen.source === plan.ref ? 'an earlier TLS entry of this Ingress' : `the older Ingress ${seen.source.namespace}/${seen.source.name}`;
+          diagnostics.push(diag(plan.ref, 'WHARF_E_TLS_SECRET', `${entry.field}.hosts`, `host ${JSON.stringify(host)} is already covered by Secret ${seen.secret} from ${from}; Secret ${entry.secret} is not used for it.`, 'warning'));
         }
       }
+    }
+  }
+  // Each ref lists only the hosts its Secret won, so SNI selection and vhost.tlsSecret always agree.
+  for (const plan of plans) {
+    for (const entry of plan.tls) {
+      const hosts = entry.hosts.filter((h) => byHost.get(h)?.secret === entry.secret);
+      if (hosts.length > 0) certificates.push({ secret: entry.secret, hosts, source: plan.ref });
     }
   }
   certificates.sort((a, b) => cmp(a.secret, b.secret) || cmp(a.source.namespace ?? '', b.source.namespace ?? '') || cmp(a.source.name, b.source.name) || cmp(a.hosts.join(','), b.hosts.join(',')));

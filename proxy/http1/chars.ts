@@ -42,12 +42,12 @@ export const HEX_VALUE = (() => {
 })();
 
 /**
- * Case-insensitive compare of text[start, start + lower.length) with a lower-case constant of letters and '-'.
- * `| 0x20` folds ASCII upper case; callers pass token characters only, and no tchar folds onto a letter or '-'.
+ * Case-insensitive compare of buf[start, start + lower.length) with a lower-case constant of letters and '-'.
+ * `| 0x20` folds ASCII upper case; callers pass token bytes only, and no tchar folds onto a letter or '-'.
  */
-export function equalsLowerAt(text: string, start: number, lower: string): boolean {
+export function bytesEqualLower(buf: Buffer, start: number, lower: string): boolean {
   for (let index = 0; index < lower.length; index++) {
-    if ((text.charCodeAt(start + index) | 0x20) !== lower.charCodeAt(index)) return false;
+    if (((buf[start + index] as number) | 0x20) !== lower.charCodeAt(index)) return false;
   }
   return true;
 }

@@ -64,6 +64,8 @@ function parseIPv6(text: string): number[] | undefined {
 }
 
 function formatIPv6(bytes: number[]): string {
+  // RFC 5952 §5: IPv4-mapped addresses keep their dotted tail.
+  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) return `::ffff:${bytes.slice(12).join('.')}`;
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
   // RFC 5952: compress the longest run of two or more zero groups, the first one on a tie.

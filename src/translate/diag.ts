@@ -20,9 +20,23 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Compares field paths so that `paths[2]` sorts before `paths[10]`, as a reader expects. */
+function cmpField(a: string, b: string): number {
+  const pa = a.split(/(\d+)/);
+  const pb = b.split(/(\d+)/);
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const x = pa[i]!;
+    const y = pb[i]!;
+    if (x === y) continue;
+    // split() with a capture group puts the digit runs at odd indexes.
+    return i % 2 === 1 ? Number(x) - Number(y) || cmp(x, y) : cmp(x, y);
+  }
+  return pa.length - pb.length;
+}
+
 export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
   return cmp(a.object.kind, b.object.kind) || cmp(a.object.namespace ?? '', b.object.namespace ?? '') || cmp(a.object.name, b.object.name)
-    || cmp(a.field, b.field) || cmp(a.code, b.code) || cmp(a.message, b.message);
+    || cmpField(a.field, b.field) || cmp(a.code, b.code) || cmp(a.message, b.message);
 }
 
 /**

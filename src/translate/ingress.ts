@@ -50,21 +50,21 @@ function readBackend(b: IngressBackend | undefined, field: string, ns: string, s
     out.push(diag(ref, 'WHARF_E_INGRESS_INVALID', f, message));
     return undefined;
   };
-  if (!b) return bad(field, 'the backend is missing; set backend.service.name and backend.service.port');
-  if (b.resource) return bad(`${field}.resource`, 'resource backends are not supported by wharf; use backend.service');
+  if (!b) return bad(field, 'the backend is missing; set backend.service.name and backend.service.port.');
+  if (b.resource) return bad(`${field}.resource`, 'resource backends are not supported by wharf; use backend.service.');
   const svc = b.service;
-  if (!svc || !svc.name) return bad(`${field}.service.name`, 'the backend names no Service; set backend.service.name');
+  if (!svc || !svc.name) return bad(`${field}.service.name`, 'the backend names no Service; set backend.service.name.');
   const port = svc.port;
   const hasNumber = port?.number !== undefined;
   const hasName = port?.name !== undefined && port.name !== '';
-  if (hasNumber && hasName) return bad(`${field}.service.port`, 'set either port.number or port.name, not both');
+  if (hasNumber && hasName) return bad(`${field}.service.port`, 'set either port.number or port.name, not both.');
   if (hasNumber) {
     const n = port!.number!;
-    if (!Number.isInteger(n) || n < 1 || n > 65535) return bad(`${field}.service.port.number`, `port ${n} is not a port number; use 1-65535`);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) return bad(`${field}.service.port.number`, `port ${n} is not a port number; use 1-65535.`);
     return { namespace: ns, service: svc.name, port: n, protocol: settings.protocol, balance: settings.balance };
   }
   if (hasName) return { namespace: ns, service: svc.name, port: port!.name!, protocol: settings.protocol, balance: settings.balance };
-  return bad(`${field}.service.port`, 'the backend names no Service port; set service.port.number or service.port.name');
+  return bad(`${field}.service.port`, 'the backend names no Service port; set service.port.number or service.port.name.');
 }
 
 /** Validates one Ingress. Returns no plan when anything structural is wrong; diagnostics say what. */
@@ -75,7 +75,7 @@ export function planIngress(ingress: Ingress, index: SnapshotIndex): { plan?: In
 
   const parsed = parseAnnotations(ingress.metadata.annotations);
   for (const key of parsed.unknown) {
-    out.push(diag(ref, 'WHARF_E_ANNOTATION', annotationField(key), `${key} is not a wharf annotation and is ignored; check the spelling against the annotation table in the README`, 'warning'));
+    out.push(diag(ref, 'WHARF_E_ANNOTATION', annotationField(key), `${key} is not a wharf annotation and is ignored; check the spelling against the annotation table in the README.`, 'warning'));
   }
   const { settings, problems } = buildSettings(ingress, parsed, index);
   for (const p of problems) out.push(diag(ref, 'WHARF_E_ANNOTATION', annotationField(p.annotation), p.message));

@@ -75,6 +75,9 @@ export function parseFieldLines(
     expect: undefined,
   };
   const headers = summary.headers;
+  // Local copies: imported bindings are re-checked on every access inside the byte loops.
+  const tchar = TCHAR;
+  const valueChar = FIELD_VALUE_CHAR;
   const blankLine = headEnd - 2;
   let count = 0;
   let pos = start;
@@ -82,7 +85,7 @@ export function parseFieldLines(
     const first = buf[pos] as number;
     if (first === SP || first === HTAB) return fail('obsolete line folding');
     const nameStart = pos;
-    while (TCHAR[buf[pos] as number] === 1) pos++;
+    while (tchar[buf[pos] as number] === 1) pos++;
     const nameEnd = pos;
     const stop = buf[pos] as number;
     if (stop !== COLON) {
@@ -97,7 +100,7 @@ export function parseFieldLines(
     const valueStart = pos;
     let valueEnd = pos;
     while (code !== CR) {
-      if (FIELD_VALUE_CHAR[code] !== 1) {
+      if (valueChar[code] !== 1) {
         if (code === LF) return fail('bare LF in head');
         if (code === 0) return fail('NUL in field value');
         return fail('control character in field value');

@@ -46,19 +46,20 @@ export function parseRequestHead(
     return { kind: 'incomplete', resumeAt: buf.length };
   }
   if (end - offset > limits.maxHeadBytes) return reject(431, 'request head too large');
-  const result = parseDecodedHead(decodeLatin1(buf, headStart, end), limits);
+  const result = parseCompleteHead(buf, headStart, end, limits);
   if ('kind' in result) return result;
   return { kind: 'head', head: result, end };
 }
 
 /** Shares the strings of the common methods instead of slicing new ones per request. */
-function methodName(text: string, length: number): string {
+function methodName(buf: Buffer, start: number, text: string, length: number): string {
+  const first = buf[start];
   if (length === 3) {
-    if (text.startsWith('GET')) return 'GET';
-    if (text.startsWith('PUT')) return 'PUT';
-  } else if (length === 4) {
-    if (text.startsWith('POST')) return 'POST';
-    if (text.startsWith('HEAD')) return 'HEAD';
+    if (first === 0x47 && buf[start + 1] === 0x45 && buf[start + 2] === 0x54) return 'GET';
+    if (first === 0x50 && buf[start + 1] === 0x55 && buf[start + 2] === 0x54) return 'PUT';
+  } else if (length === 4 && buf[start + 3] === 0x54) {
+    if (first === 0x50 && buf[start + 1] === 0x4f && buf[start + 2] === 0x53) return 'POST';
+    if (first === 0x48 && buf[start + 1] === 0x45 && buf[start + 2] === 0x41) return 'HEAD';
   }
   return text.slice(0, length);
 }
@@ -70,41 +71,43 @@ function requestLineProblem(code: number, fallback: string): string {
   return fallback;
 }
 
-/** `text` is the whole head, request-line through the blank line. */
-function parseDecodedHead(text: string, limits: HeadLimits): RequestHead | HeadError<RequestErrorStatus> {
-  let pos = 0;
-  while (TCHAR[text.charCodeAt(pos)] === 1) pos++;
+/** buf[start, end) is the whole head, request-line through the blank line; it is scanned as bytes. */
+function parseCompleteHead(buf: Buffer, start: number, end: number, limits: HeadLimits): RequestHead | HeadError<RequestErrorStatus> {
+  let pos = start;
+  while (TCHAR[buf[pos] as number] === 1) pos++;
   const methodEnd = pos;
-  if (methodEnd === 0 || text.charCodeAt(pos) !== SP) {
-    return reject(400, methodEnd === 0 ? 'invalid method' : requestLineProblem(text.charCodeAt(pos), 'invalid method'));
+  if (methodEnd === start || buf[pos] !== SP) {
+    return reject(400, methodEnd === start ? 'invalid method' : requestLineProblem(buf[pos] as number, 'invalid method'));
   }
   const targetStart = ++pos;
-  while (TARGET_CHAR[text.charCodeAt(pos)] === 1) pos++;
+  while (TARGET_CHAR[buf[pos] as number] === 1) pos++;
   const targetEnd = pos;
   if (targetEnd - targetStart > limits.maxTargetLength) return reject(414, 'request-target too long');
-  if (text.charCodeAt(pos) !== SP || targetEnd === targetStart) {
-    const code = text.charCodeAt(pos);
+  if (buf[pos] !== SP || targetEnd === targetStart) {
+    const code = buf[pos] as number;
     if (targetEnd === targetStart && code === SP) return reject(400, 'extra space in request-line');
     if (code === 0x23) return reject(400, 'fragment in request-target');
     return reject(400, requestLineProblem(code, 'invalid character in request-target'));
   }
   const versionStart = pos + 1;
-  const versionMinor = parseVersion(text, versionStart);
+  const versionMinor = parseVersion(buf, versionStart);
   if (typeof versionMinor === 'object') {
-    const isHttp2Preface = versionMinor.status === 505 && methodEnd === 3 && text.startsWith('PRI * HTTP/2.0');
+    const isHttp2Preface = versionMinor.status === 505 && decodeLatin1(buf, start, versionStart + 8) === 'PRI * HTTP/2.0';
     return isHttp2Preface ? reject(505, 'HTTP/2 connection preface on an HTTP/1.1 port') : versionMinor;
   }
-  if (text.charCodeAt(versionStart + 8) !== CR) {
-    return reject(400, requestLineProblem(text.charCodeAt(versionStart + 8), 'malformed request-line'));
+  if (buf[versionStart + 8] !== CR) {
+    return reject(400, requestLineProblem(buf[versionStart + 8] as number, 'malformed request-line'));
   }
-  if (text.charCodeAt(versionStart + 9) !== LF) return reject(400, 'bare CR in head');
+  if (buf[versionStart + 9] !== LF) return reject(400, 'bare CR in head');
 
-  const method = methodName(text, methodEnd);
-  const target = text.slice(targetStart, targetEnd);
+  // One native decode for the whole head; every string below is a slice of it.
+  const text = decodeLatin1(buf, start, end);
+  const method = methodName(buf, start, text, methodEnd - start);
+  const target = text.slice(targetStart - start, targetEnd - start);
   const parts = splitTarget(method, target);
   if (typeof parts === 'string') return reject(400, parts);
 
-  const fields = parseFieldLines(text, versionStart + 10, limits.maxHeaderCount);
+  const fields = parseFieldLines(buf, versionStart + 10, end, text, start, limits.maxHeaderCount);
   if (!('headers' in fields)) return reject(fields.status, fields.reason);
   if (fields.hostCount > 1) return reject(400, 'more than one Host field');
   if (fields.hostCount === 0 && versionMinor === 1) return reject(400, 'missing Host field');
@@ -146,11 +149,13 @@ function parseDecodedHead(text: string, limits: HeadLimits): RequestHead | HeadE
  * Reads "HTTP/d.d" at `start`: the minor version for 1.0/1.1, 505 for another well-formed version,
  * 400 for anything else (lower-case "http", missing digits).
  */
-export function parseVersion(text: string, start: number): 0 | 1 | HeadError<400 | 505> {
-  if (!text.startsWith('HTTP/', start)) return { kind: 'error', status: 400, reason: 'malformed HTTP version' };
-  const major = text.charCodeAt(start + 5) - 0x30;
-  const minor = text.charCodeAt(start + 7) - 0x30;
-  if (!(major >= 0 && major <= 9) || text.charCodeAt(start + 6) !== 0x2e || !(minor >= 0 && minor <= 9)) {
+export function parseVersion(buf: Buffer, start: number): 0 | 1 | HeadError<400 | 505> {
+  const isHttpSlash =
+    buf[start] === 0x48 && buf[start + 1] === 0x54 && buf[start + 2] === 0x54 && buf[start + 3] === 0x50 && buf[start + 4] === 0x2f;
+  if (!isHttpSlash) return { kind: 'error', status: 400, reason: 'malformed HTTP version' };
+  const major = (buf[start + 5] ?? -1) - 0x30;
+  const minor = (buf[start + 7] ?? -1) - 0x30;
+  if (!(major >= 0 && major <= 9) || buf[start + 6] !== 0x2e || !(minor >= 0 && minor <= 9)) {
     return { kind: 'error', status: 400, reason: 'malformed HTTP version' };
   }
   if (major !== 1 || minor > 1) return { kind: 'error', status: 505, reason: `HTTP/${major}.${minor} is not supported` };

@@ -31,35 +31,42 @@ export function parseResponseHead(
     return { kind: 'incomplete', resumeAt: buf.length };
   }
   if (end - offset > limits.maxHeadBytes) return badGateway('a response head that is too large');
-  const result = parseDecodedResponse(decodeLatin1(buf, offset, end), limits, requestMethod);
+  const result = parseCompleteResponse(buf, offset, end, limits, requestMethod);
   if ('kind' in result) return result;
   return { kind: 'head', head: result, end };
 }
 
-function parseDecodedResponse(text: string, limits: HeadLimits, requestMethod: string): ResponseHead | HeadError<502> {
-  const versionMinor = parseVersion(text, 0);
+function parseCompleteResponse(
+  buf: Buffer,
+  start: number,
+  end: number,
+  limits: HeadLimits,
+  requestMethod: string,
+): ResponseHead | HeadError<502> {
+  const versionMinor = parseVersion(buf, start);
   if (typeof versionMinor === 'object') return badGateway(`a bad status-line (${versionMinor.reason})`);
-  if (text.charCodeAt(8) !== SP) return badGateway('a malformed status-line');
+  if (buf[start + 8] !== SP) return badGateway('a malformed status-line');
   let status = 0;
-  for (let pos = 9; pos < 12; pos++) {
-    const digit = text.charCodeAt(pos) - 0x30;
+  for (let pos = start + 9; pos < start + 12; pos++) {
+    const digit = (buf[pos] ?? -1) - 0x30;
     if (!(digit >= 0 && digit <= 9)) return badGateway('a malformed status code');
     status = status * 10 + digit;
   }
   if (status < 100 || status > 599) return badGateway(`status code ${status}`);
   // The SP before an empty reason is required by the grammar but often omitted; both are unambiguous.
-  let pos = 12;
-  if (text.charCodeAt(pos) === SP) pos++;
+  let pos = start + 12;
+  if (buf[pos] === SP) pos++;
   const reasonStart = pos;
-  let code = text.charCodeAt(pos);
+  let code = buf[pos] as number;
   while (code !== CR) {
     if (FIELD_VALUE_CHAR[code] !== 1) return badGateway(code === LF ? 'a bare LF in the status-line' : 'a control character in the reason phrase');
-    code = text.charCodeAt(++pos);
+    code = buf[++pos] as number;
   }
-  if (text.charCodeAt(pos + 1) !== LF) return badGateway('a bare CR in the status-line');
-  const reason = text.slice(reasonStart, pos);
+  if (buf[pos + 1] !== LF) return badGateway('a bare CR in the status-line');
+  const text = decodeLatin1(buf, start, end);
+  const reason = text.slice(reasonStart - start, pos - start);
 
-  const fields = parseFieldLines(text, pos + 2, limits.maxHeaderCount);
+  const fields = parseFieldLines(buf, pos + 2, end, text, start, limits.maxHeaderCount);
   if (!('headers' in fields)) return badGateway(`a bad header section (${fields.reason})`);
 
   let bodyKind: BodyKind;

@@ -75,6 +75,14 @@ export interface ParsedAnnotations {
 }
 
 const BY_NAME = new Map<string, AnnotationName>(Object.entries(ANNOTATIONS).map(([key, d]) => [d.name, key as AnnotationName]));
+const ENTRIES = Object.entries(ANNOTATIONS) as Array<[AnnotationName, AnnotationDef<unknown>]>;
+// Defaults go through the same parsers as user values, once, so a bad default fails at load time.
+const DEFAULTS = Object.fromEntries(ENTRIES.map(([key, d]) => {
+  if (d.default === undefined) return [key, undefined];
+  const parsed = d.parse(d.default);
+  if (!parsed.ok) throw new Error(`default of ${ANNOTATION_PREFIX}${d.name} does not parse`);
+  return [key, parsed.value];
+})) as AnnotationValues;
 
 function describe(d: AnnotationDef<unknown>, raw: string, reason?: string): string {
   const because = reason ? ` (${reason})` : '';
@@ -82,29 +90,29 @@ function describe(d: AnnotationDef<unknown>, raw: string, reason?: string): stri
 }
 
 export function parseAnnotations(annotations: Record<string, string> | undefined): ParsedAnnotations {
-  const values = {} as Record<AnnotationName, unknown>;
+  const values = { ...DEFAULTS } as Record<AnnotationName, unknown>;
   const explicit = new Set<AnnotationName>();
   const problems: AnnotationProblem[] = [];
   const unknown: string[] = [];
-  const given = new Map<AnnotationName, string>();
-  for (const [key, raw] of Object.entries(annotations ?? {})) {
+  // Sorted so problems come out in the same order whatever order the API server returned the map in.
+  for (const key of Object.keys(annotations ?? {}).sort()) {
     if (!key.startsWith(ANNOTATION_PREFIX)) continue;
     const name = BY_NAME.get(key.slice(ANNOTATION_PREFIX.length));
-    if (name === undefined) unknown.push(key);
-    else given.set(name, String(raw));
-  }
-  for (const [key, d] of Object.entries(ANNOTATIONS) as Array<[AnnotationName, AnnotationDef<unknown>]>) {
-    const raw = given.get(key);
-    if (raw === undefined) {
-      values[key] = d.default === undefined ? undefined : (d.parse(d.default) as { value: unknown }).value;
+    if (name === undefined) {
+      unknown.push(key);
       continue;
     }
-    explicit.add(key);
+    const d = ANNOTATIONS[name] as AnnotationDef<unknown>;
+    const raw = String(annotations![key]);
+    explicit.add(name);
     const parsed = d.parse(raw);
-    if (parsed.ok) values[key] = parsed.value;
-    else problems.push({ annotation: ANNOTATION_PREFIX + d.name, value: raw, message: describe(d, raw, parsed.reason) });
+    if (parsed.ok) values[name] = parsed.value;
+    else {
+      values[name] = undefined;
+      problems.push({ annotation: ANNOTATION_PREFIX + d.name, value: raw, message: describe(d, raw, parsed.reason) });
+    }
   }
-  return { values: values as AnnotationValues, explicit, problems, unknown: unknown.sort() };
+  return { values: values as AnnotationValues, explicit, problems, unknown };
 }
 
 /** Builds the message for a value that parses alone but not in combination (or against the cluster). */

@@ -20,11 +20,24 @@ function isDefaultPolicy(protocol: BackendProtocol, balance: BalancePolicy): boo
   return protocol === 'HTTP' && balance.algorithm === 'round_robin' && balance.hashBy === undefined && balance.affinity === undefined;
 }
 
+// All requests of one Ingress share one balance object, so the policy hash is computed once per Ingress.
+// A cache of a pure function: it changes how fast, never what, backendKey() answers.
+const suffixes = new WeakMap<BalancePolicy, Map<BackendProtocol, string>>();
+
+function policySuffix(protocol: BackendProtocol, balance: BalancePolicy): string {
+  let byProtocol = suffixes.get(balance);
+  if (!byProtocol) suffixes.set(balance, (byProtocol = new Map()));
+  let suffix = byProtocol.get(protocol);
+  if (suffix === undefined) {
+    suffix = isDefaultPolicy(protocol, balance) ? '' : `#${fnv1a32(canonicalJson({ protocol, balance }))}`;
+    byProtocol.set(protocol, suffix);
+  }
+  return suffix;
+}
+
 /** `ns/service:port`, plus `#<fnv1a of the policy>` when protocol or balancing differ from the defaults. */
 export function backendKey(req: BackendRequest): BackendKey {
-  const base = `${req.namespace}/${req.service}:${req.port}`;
-  if (isDefaultPolicy(req.protocol, req.balance)) return base;
-  return `${base}#${fnv1a32(canonicalJson({ protocol: req.protocol, balance: req.balance }))}`;
+  return `${req.namespace}/${req.service}:${req.port}${policySuffix(req.protocol, req.balance)}`;
 }
 
 export function findServicePort(service: Service, port: number | string): ServicePort | undefined {

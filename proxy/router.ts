@@ -1,8 +1,10 @@
 // The compiled router: answers "which route and backend" for a host and path in O(path length).
-// Exact hosts in a Map, wildcards by the host minus its first label, Exact paths in a Map, Prefix paths
-// in a segment trie, regexes scanned in table order only on hosts that have them.
+// Built once per table; lookups allocate little and never consult anything but the compiled maps.
 //
-// Semantics (documented for users in the README):
+// Layout: exact hosts in a Map, wildcards by the host minus its first label, Exact paths in a Map,
+// Prefix paths in a segment trie, regexes scanned in table order only on hosts that have them.
+//
+// Semantics (documented for users in src/translate/README.md):
 // - Host: lower-cased, port and IPv6 brackets stripped, one trailing dot ignored. An exact vhost beats
 //   a wildcard; `*.foo.com` matches one extra label only.
 // - Path: matched on the raw path as sent (no percent-decoding, no dot-segment removal), without the

@@ -25,11 +25,3 @@ export function normalizeHost(raw: string): HostResult {
   }
   return { ok: true, host };
 }
-
-/** Whether a TLS host (exact or `*.` wildcard) covers a vhost name. A wildcard covers exactly one extra label. */
-export function tlsHostCovers(tlsHost: string, vhost: string): boolean {
-  if (tlsHost === vhost) return true;
-  if (!tlsHost.startsWith('*.') || vhost.startsWith('*')) return false;
-  const dot = vhost.indexOf('.');
-  return dot > 0 && vhost.slice(dot + 1) === tlsHost.slice(2);
-}

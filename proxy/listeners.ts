@@ -31,13 +31,15 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 }
 
 export async function startListeners(opts: ListenerOptions): Promise<Listeners> {
-  const http = createServer({ noDelay: true }, (socket) => opts.onConnection(socket, false));
+  // Half-open: a client may send FIN after its request and still read the answer.
+  const http = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => opts.onConnection(socket, false));
   const initial = opts.certificates().defaultCertificate;
   const https: TlsServer = createTlsServer(
     {
       cert: initial.certPem,
       key: initial.keyPem,
       ...TLS_OPTIONS,
+      allowHalfOpen: true,
       ALPNProtocols: ['http/1.1'],
       SNICallback: (name, cb) => cb(null, opts.certificates().contextFor(name)),
     },

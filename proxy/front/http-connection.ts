@@ -65,6 +65,7 @@ export class HttpConnection {
   private resScanner: ChunkedScanner | undefined;
   private responseStarted = false;
   private clientClose = false;
+  private clientEnded = false;
 
   constructor(client: Socket, opts: ConnectionOptions) {
     this.client = client;
@@ -96,6 +97,11 @@ export class HttpConnection {
     if (r.kind === 'incomplete') {
       this.scanFrom = r.resumeAt;
       this.client.setTimeout(this.opts.headerTimeoutMs);
+      // A partial head after the client's FIN can never complete.
+      if (this.clientEnded) {
+        this.pending = undefined;
+        this.endIfDrained();
+      }
       return;
     }
     this.scanFrom = 0;
@@ -205,7 +211,8 @@ export class HttpConnection {
     if ('error' in r) {
       this.opts.events.upstreamError(r.reason);
       // Nothing reached the backend, so trying another endpoint is safe for any method.
-      if (!this.closed && this.attempts < this.opts.maxConnectAttempts) this.connectUpstream(picked.pool);
+      const another = this.attempts < this.opts.maxConnectAttempts && (this.decision as ProxyDecision).runtime.readyCount() > 1;
+      if (!this.closed && another) this.connectUpstream(picked.pool);
       else this.failRequest(r.reason === 'timeout' ? 504 : 502, r.reason === 'timeout' ? 'Gateway Timeout' : 'Bad Gateway', `could not connect to the backend: ${r.error.message}\n`);
       return;
     }
@@ -350,6 +357,7 @@ export class HttpConnection {
     this.client.setTimeout(this.opts.keepAliveTimeoutMs);
     this.client.resume();
     if (this.pending !== undefined) this.processPending();
+    else this.endIfDrained();
   }
 
   private tunnel(res: ResponseHead, rest: Buffer | undefined): void {
@@ -367,7 +375,9 @@ export class HttpConnection {
     up.setTimeout(0);
     this.closed = true;
     up.on('error', () => this.client.destroy());
+    up.on('close', () => this.client.destroy());
     this.client.on('error', () => up.destroy());
+    this.client.on('close', () => up.destroy());
     up.pipe(this.client);
     this.client.pipe(up);
     this.client.resume();
@@ -455,6 +465,7 @@ export class HttpConnection {
     }
     this.client.setTimeout(this.opts.keepAliveTimeoutMs);
     if (this.pending !== undefined) this.processPending();
+    else this.endIfDrained();
   }
 
   private respondAndClose(status: number, reason: string, body: string): void {
@@ -486,8 +497,17 @@ export class HttpConnection {
   }
 
   private onClientEnd(): void {
-    // A client that half-closes after its request still gets the answer; an idle one is done.
-    if (this.head === undefined) this.client.end();
+    // A client that half-closes after its request still gets the answer, then the connection ends.
+    this.clientEnded = true;
+    if (this.head === undefined) this.endIfDrained();
+  }
+
+  /** After the client's FIN, answer what it pipelined before it, then end. */
+  private endIfDrained(): void {
+    if (!this.clientEnded || this.head !== undefined || this.closed) return;
+    if (this.pending !== undefined) return;
+    this.closed = true;
+    this.client.end();
   }
 
   private onClientClosed(): void {

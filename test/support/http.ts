@@ -52,11 +52,11 @@ export function raw(port: number, bytes: string | Buffer, waitMs = 2_000): Promi
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
-    let timer = setTimeout(() => socket.end(), waitMs);
+    let timer = setTimeout(() => socket.destroy(), waitMs);
     socket.on('data', (c: Buffer) => {
       chunks.push(c);
       clearTimeout(timer);
-      timer = setTimeout(() => socket.end(), waitMs);
+      timer = setTimeout(() => socket.destroy(), waitMs);
     });
     socket.on('close', () => {
       clearTimeout(timer);

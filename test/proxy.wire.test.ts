@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { ingressYaml, serviceYaml } from './support/cluster-files.ts';
 import { raw } from './support/http.ts';
@@ -11,7 +12,7 @@ import { startWharfFixture, type WharfFixture } from './support/wharf-fixture.ts
 let fx: WharfFixture;
 let backend: Server;
 let port = 0;
-const upgraded = new Set<import('node:stream').Duplex>();
+const upgraded = new Set<Duplex>();
 
 before(async () => {
   // A backend that echoes method, url and body length, and accepts WebSocket-style upgrades.

@@ -1,7 +1,7 @@
 // What the front end asks of the current table for each request head, and what it gets back:
 // either a backend to proxy to (with per-route limits) or an answer wharf writes itself.
 import type { RequestHead } from '../http1/types.ts';
-import type { BackendRuntime } from '../upstream/backend-runtime.ts';
+import type { BackendRuntime, PickContext } from '../upstream/backend-runtime.ts';
 
 export interface ProxyDecision {
   kind: 'proxy';
@@ -13,6 +13,8 @@ export interface ProxyDecision {
   /** New path+query for the upstream, when a rewrite applies. */
   target?: string;
   responseHeaders?: Readonly<Record<string, string>>;
+  /** What the balancer needs from the request: a hash key, an affinity cookie's value. */
+  pickContext?: PickContext;
 }
 
 export interface RespondDecision {

@@ -66,6 +66,8 @@ export class HttpConnection {
   private responseStarted = false;
   private clientClose = false;
   private clientEnded = false;
+  /** When the request head went upstream; the time to the response head feeds the balancer. */
+  private sentAt = 0;
 
   constructor(client: Socket, opts: ConnectionOptions) {
     this.client = client;
@@ -196,7 +198,7 @@ export class HttpConnection {
 
   private connectUpstream(exclude: PickedEndpoint['pool'] | undefined): void {
     const decision = this.decision as ProxyDecision;
-    const picked = decision.runtime.pick(exclude);
+    const picked = decision.runtime.pick(exclude, decision.pickContext);
     if (picked === undefined) {
       this.failRequest(503, 'Service Unavailable', exclude ? 'no other endpoint left to try\n' : `no ready endpoint for ${decision.runtime.backend.service.namespace}/${decision.runtime.backend.service.name}\n`);
       return;
@@ -210,6 +212,7 @@ export class HttpConnection {
     const picked = this.picked as PickedEndpoint;
     if ('error' in r) {
       this.opts.events.upstreamError(r.reason);
+      (this.decision as ProxyDecision).runtime.report(picked, 'connectFailed', 0);
       // Nothing reached the backend, so trying another endpoint is safe for any method.
       const another = this.attempts < this.opts.maxConnectAttempts && (this.decision as ProxyDecision).runtime.readyCount() > 1;
       if (!this.closed && another) this.connectUpstream(picked.pool);
@@ -244,6 +247,7 @@ export class HttpConnection {
       requestId: requestId || nextRequestId(),
       target: decision.target,
     });
+    this.sentAt = performance.now();
     up.write(text, 'latin1');
     const queued = this.queued;
     this.queued = [];
@@ -285,6 +289,7 @@ export class HttpConnection {
         continue;
       }
       this.resHead = res;
+      (this.decision as ProxyDecision).runtime.report(this.picked as PickedEndpoint, 'ok', performance.now() - this.sentAt);
       this.startResponse(res, rest);
       return;
     }
@@ -302,7 +307,9 @@ export class HttpConnection {
     this.responseStarted = true;
     this.opts.events.response(res.status);
     const keepAliveHttp10 = head.versionMinor === 0 && !this.clientClose;
-    this.client.write(buildClientResponseHead(res, { close: this.clientClose, keepAliveHttp10, extraHeaders: this.decision?.responseHeaders }), 'latin1');
+    const cookie = this.picked?.setCookie;
+    const extraHeaders = cookie === undefined ? this.decision?.responseHeaders : { ...this.decision?.responseHeaders, 'Set-Cookie': cookie };
+    this.client.write(buildClientResponseHead(res, { close: this.clientClose, keepAliveHttp10, extraHeaders }), 'latin1');
     this.resRemaining = res.bodyKind === 'length' ? (res.contentLength ?? 0) : 0;
     this.resScanner = res.bodyKind === 'chunked' ? new ChunkedScanner() : undefined;
     if (res.bodyKind === 'none' || (res.bodyKind === 'length' && this.resRemaining === 0)) {
@@ -408,7 +415,8 @@ export class HttpConnection {
   private onUpstreamLost(reason: 'reset'): void {
     const head = this.head as RequestHead;
     const wasReused = this.upstreamReused;
-    this.dropUpstream();
+    // A reused socket closed under us says more about keep-alive timing than the endpoint's health.
+    this.dropUpstream(!wasReused);
     if (this.responseStarted) {
       this.destroyBoth();
       return;
@@ -436,10 +444,14 @@ export class HttpConnection {
     this.upstream = undefined;
   }
 
-  private dropUpstream(): void {
+  /** Closes the upstream socket after a failure; the endpoint is reported as failed once. */
+  private dropUpstream(reportFailure = true): void {
     const up = this.upstream;
     this.detachUpstream();
-    if (up !== undefined) (this.picked as PickedEndpoint).pool.release(up, false);
+    if (up === undefined) return;
+    const picked = this.picked as PickedEndpoint;
+    picked.pool.release(up, false);
+    if (reportFailure && this.resHead === undefined) this.decision?.runtime.report(picked, 'failed', performance.now() - this.sentAt);
   }
 
   /** The request cannot be served: answer if nothing was sent yet, else cut the connection. */

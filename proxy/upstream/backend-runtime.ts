@@ -6,7 +6,20 @@ import { UpstreamPool, type PoolOptions, DEFAULT_POOL_OPTIONS } from './pool.ts'
 export interface PickedEndpoint {
   endpoint: Endpoint;
   pool: UpstreamPool;
+  /** A Set-Cookie value to send with the response, when cookie affinity assigned this endpoint. */
+  setCookie?: string;
 }
+
+/** Per-request input to the balancer. */
+export interface PickContext {
+  /** For `hash`: the value of what `upstream-hash-by` names (a header, cookie or the client address). */
+  hashKey?: string;
+  /** For cookie affinity: the value of the affinity cookie the client sent, if any. */
+  affinity?: string;
+}
+
+/** How an exchange with an endpoint went: feeds EWMA latency and passive health. */
+export type Outcome = 'ok' | 'connectFailed' | 'failed';
 
 export class BackendRuntime {
   backend: Backend;
@@ -55,8 +68,11 @@ export class BackendRuntime {
     return this.ready.length;
   }
 
+  /** Reports how a picked endpoint did; `latencyMs` is the time to the response head. */
+  report(_picked: PickedEndpoint, _outcome: Outcome, _latencyMs: number): void {}
+
   /** Round robin over ready endpoints; `exclude` skips one that just failed (retry). */
-  pick(exclude?: UpstreamPool): PickedEndpoint | undefined {
+  pick(exclude?: UpstreamPool, _ctx?: PickContext): PickedEndpoint | undefined {
     const n = this.ready.length;
     if (n === 0) return undefined;
     for (let i = 0; i < n; i++) {

@@ -10,6 +10,7 @@ import { HttpConnection, type ConnectionEvents } from './front/http-connection.t
 import type { RequestHead } from './http1/types.ts';
 import { startListeners, type Listeners } from './listeners.ts';
 import { compileRouter, type CompiledRouter } from './router.ts';
+import { sourceAllowed } from './source-ranges.ts';
 import { CertificateSet } from './tls/certificate-set.ts';
 import { BackendRuntime } from './upstream/backend-runtime.ts';
 
@@ -60,9 +61,9 @@ export class Dataplane implements Decider {
   }
 
   /** Builds the new table aside and swaps it in; requests already routed finish on what they hold. */
-  apply(table: RoutingTable, certificates: readonly ServedCertificate[]): ApplyStats {
+  apply(table: RoutingTable, certificates: readonly ServedCertificate[], defaultCertificate?: ServedCertificate): ApplyStats {
     const router = compileRouter(table);
-    const certs = new CertificateSet(certificates, this.opts.defaultCertificate);
+    const certs = new CertificateSet(certificates, defaultCertificate ?? this.opts.defaultCertificate);
     const old = this.live.runtimes;
     const runtimes = new Map<BackendKey, BackendRuntime>();
     let added = 0;
@@ -143,8 +144,9 @@ export class Dataplane implements Decider {
     const route: Route | undefined = m.route;
     if (route !== undefined) {
       const o = route.options;
-      const hasTls = m.vhost?.tlsSecret !== undefined;
-      if (!ctx.secure && (o.forceSslRedirect || (o.sslRedirect && hasTls))) {
+      if (!sourceAllowed(route, ctx.clientAddress)) return { kind: 'respond', status: 403, reason: 'Forbidden', body: 'your address is not allowed on this route\n' };
+      // TLS is a property of the request's host (even when its routes fell back to the `*` rules).
+      if (!ctx.secure && (o.forceSslRedirect || (o.sslRedirect && (m.vhost?.tlsSecret !== undefined || this.certs.hasCertificate(head.host))))) {
         const port = this.httpsPort === 443 ? '' : `:${this.httpsPort}`;
         return redirect(308, 'Permanent Redirect', `https://${stripPort(head.host)}${port}${head.path}${head.query}`);
       }

@@ -11,7 +11,7 @@ import { WharfError } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type WharfMetrics } from './metrics.ts';
 import { refString, type Diagnostic } from './model/diagnostics.ts';
-import { resolveCertificates } from './tls/certificates.ts';
+import { resolveCertificates, resolveDefaultCertificate } from './tls/certificates.ts';
 import { generateDefaultCertificate } from './tls/default-certificate.ts';
 import { translate } from './translate/index.ts';
 import { WHARF_VERSION } from './version.ts';
@@ -62,8 +62,9 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
         defaultBackendService: config.defaultBackendService ? `${config.defaultBackendService.namespace}/${config.defaultBackendService.name}` : undefined,
       });
       const certs = resolveCertificates(result.certificates, snapshot.secrets, new Date());
-      const stats = dataplane.apply(result.table, certs.certificates);
-      diagnostics = [...result.diagnostics, ...certs.diagnostics];
+      const chosenDefault = config.defaultSslCertificate ? resolveDefaultCertificate(config.defaultSslCertificate, snapshot.secrets, new Date()) : undefined;
+      const stats = dataplane.apply(result.table, certs.certificates, chosenDefault?.certificate);
+      diagnostics = [...result.diagnostics, ...certs.diagnostics, ...(chosenDefault?.diagnostics ?? [])];
       reportDiagnostics(log, metrics, diagnostics, reported);
       metrics.reloads.inc({ result: 'success' });
       metrics.lastReloadSuccess.set(Date.now() / 1000);

@@ -46,6 +46,12 @@ export class CertificateSet {
     if (contextCache.size > 4 * (used.size + 1)) contextCache.clear();
   }
 
+  /** True when a Secret (not the default) covers this Host header's name. */
+  hasCertificate(hostHeader: string): boolean {
+    const ctx = this.contextFor(hostWithoutPort(hostHeader));
+    return ctx !== this.defaultContext;
+  }
+
   contextFor(servername: string | undefined): SecureContext {
     if (!servername) return this.defaultContext;
     const host = servername.toLowerCase();
@@ -58,4 +64,10 @@ export class CertificateSet {
     }
     return this.defaultContext;
   }
+}
+
+function hostWithoutPort(host: string): string {
+  if (host.startsWith('[')) return host.slice(1, Math.max(1, host.indexOf(']')));
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
 }

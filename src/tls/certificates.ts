@@ -84,3 +84,11 @@ export function resolveCertificates(refs: readonly CertificateRef[], secrets: re
   }
   return { certificates, diagnostics };
 }
+
+/** The Secret named by --default-ssl-certificate; a problem keeps the generated default and says why. */
+export function resolveDefaultCertificate(ref: { namespace: string; name: string }, secrets: readonly Secret[], now: Date): { certificate?: ServedCertificate; diagnostics: Diagnostic[] } {
+  const name = `${ref.namespace}/${ref.name}`;
+  const resolved = resolveCertificates([{ secret: name, hosts: [], source: { kind: 'Secret', namespace: ref.namespace, name: ref.name } }], secrets, now);
+  const diagnostics = resolved.diagnostics.map((d) => ({ ...d, field: 'data', message: d.message.replace(/; hosts .*$/, '; --default-ssl-certificate falls back to the generated self-signed certificate') }));
+  return { certificate: resolved.certificates[0], diagnostics };
+}

@@ -38,7 +38,7 @@ metadata: {name: ${name}, namespace: ${ns}}
 spec:
   ingressClassName: wharf
 ${extra}  rules:
-    - host: ${host}
+    - host: "${host}"
       http:
         paths:
 ${list}

@@ -17,6 +17,8 @@ export interface RequestOptions {
   https?: boolean;
   servername?: string;
   address?: string;
+  /** Source address of the client socket (any 127.0.0.0/8 address works on loopback). */
+  localAddress?: string;
 }
 
 export function get(port: number, host: string, path: string, opts: RequestOptions = {}): Promise<Reply> {
@@ -32,6 +34,7 @@ export function get(port: number, host: string, path: string, opts: RequestOptio
         agent: false,
         rejectUnauthorized: false,
         servername: opts.servername,
+        localAddress: opts.localAddress,
         timeout: 10_000,
       },
       (res) => {

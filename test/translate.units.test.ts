@@ -193,3 +193,11 @@ describe('router helpers', () => {
     assert.equal(pickCanary({ backend: 'c', weight: 30, source: src }, undefined, 30), false);
   });
 });
+
+test('the top-level README carries the current annotation table', () => {
+  const readme = readFileSync(join(import.meta.dirname, '../README.md'), 'utf8');
+  const start = readme.indexOf('<!-- annotations:begin -->\n');
+  const end = readme.indexOf('<!-- annotations:end -->');
+  assert.ok(start !== -1 && end > start, 'README has the annotation markers');
+  assert.equal(readme.slice(start + '<!-- annotations:begin -->\n'.length, end), renderAnnotationDocs(), 'regenerate the README table with renderAnnotationDocs()');
+});

@@ -1,5 +1,5 @@
 // Coalesces bursts of store changes into one rebuild: after `quietMs` without a change,
-// but never later than `maxDelayMs` after the first change of a burst.
+// but never later than `maxDelayMs` after the first change of a burst; endpoint-only bursts go faster.
 
 export interface Timers {
   setTimeout(fn: () => void, ms: number): unknown;
@@ -15,6 +15,9 @@ export interface SchedulerOptions {
   quietMs: number;
   maxDelayMs: number;
   rebuild: () => void;
+  /** Shorter timings while only endpoint changes are pending: they take the cheap path. */
+  fastQuietMs?: number;
+  fastMaxDelayMs?: number;
   timers?: Timers;
 }
 
@@ -24,6 +27,7 @@ export class RebuildScheduler {
   private quietTimer: unknown;
   private deadlineTimer: unknown;
   private pending = false;
+  private slowPending = false;
   private stopped = false;
 
   constructor(opts: SchedulerOptions) {
@@ -31,12 +35,15 @@ export class RebuildScheduler {
     this.timers = opts.timers ?? realTimers;
   }
 
-  markDirty(): void {
+  markDirty(fast = false): void {
     if (this.stopped) return;
     this.pending = true;
+    if (!fast) this.slowPending = true;
+    const quiet = this.slowPending ? this.opts.quietMs : (this.opts.fastQuietMs ?? this.opts.quietMs);
+    const max = this.slowPending ? this.opts.maxDelayMs : (this.opts.fastMaxDelayMs ?? this.opts.maxDelayMs);
     if (this.quietTimer !== undefined) this.timers.clearTimeout(this.quietTimer);
-    this.quietTimer = this.timers.setTimeout(() => this.flush(), this.opts.quietMs);
-    if (this.deadlineTimer === undefined) this.deadlineTimer = this.timers.setTimeout(() => this.flush(), this.opts.maxDelayMs);
+    this.quietTimer = this.timers.setTimeout(() => this.flush(), quiet);
+    if (this.deadlineTimer === undefined) this.deadlineTimer = this.timers.setTimeout(() => this.flush(), max);
   }
 
   /** Rebuilds now if anything is pending (used at the synced gate and in tests). */
@@ -44,6 +51,7 @@ export class RebuildScheduler {
     this.clear();
     if (!this.pending || this.stopped) return;
     this.pending = false;
+    this.slowPending = false;
     this.opts.rebuild();
   }
 

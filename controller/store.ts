@@ -1,6 +1,6 @@
 // The Store: every watched object by kind and namespace/name, fed by a source, read as a Snapshot.
 // Sources only write here and mark the store dirty; the rebuild scheduler decides when to translate.
-import type { KubeObject } from '../src/model/kube.ts';
+import { SERVICE_NAME_LABEL, type KubeObject } from '../src/model/kube.ts';
 import type { Snapshot } from '../src/model/snapshot.ts';
 
 export const WATCHED_KINDS = ['Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Endpoints', 'Secret', 'ConfigMap'] as const;
@@ -14,11 +14,21 @@ export function objectKey(obj: KubeObject): string {
   return `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
 }
 
-export type StoreListener = (kind: WatchedKind) => void;
+/** `objKey` is `ns/name` of what changed; undefined when a whole kind was replaced. */
+export type StoreListener = (kind: WatchedKind, objKey: string | undefined, serviceKey: string | undefined) => void;
+
+/** `ns/service` an EndpointSlice or Endpoints object belongs to; undefined for other kinds. */
+export function owningService(kind: WatchedKind, obj: KubeObject): string | undefined {
+  if (kind === 'Endpoints') return objectKey(obj);
+  if (kind !== 'EndpointSlice') return undefined;
+  const svc = obj.metadata.labels?.[SERVICE_NAME_LABEL];
+  return svc === undefined ? undefined : `${obj.metadata.namespace ?? ''}/${svc}`;
+}
 
 export class Store {
   private readonly byKind = new Map<WatchedKind, Map<string, KubeObject>>(WATCHED_KINDS.map((k) => [k, new Map()]));
   private readonly listeners: StoreListener[] = [];
+  private readonly slicesByService = new Map<string, Set<string>>();
   private cached: Snapshot | undefined;
 
   onChange(listener: StoreListener): void {
@@ -39,15 +49,52 @@ export class Store {
     const key = objectKey(obj);
     const old = map.get(key);
     if (old && sameObject(old, obj)) return false;
+    if (old) this.unindex(kind, old);
     map.set(key, obj);
-    this.changed(kind);
+    this.index(kind, obj);
+    // A slice that moved to another Service changes both.
+    const before = old ? owningService(kind, old) : undefined;
+    const after = owningService(kind, obj);
+    if (before !== undefined && before !== after) this.changed(kind, key, before);
+    this.changed(kind, key, after);
     return true;
   }
 
   delete(kind: WatchedKind, namespace: string | undefined, name: string): boolean {
-    if (!this.map(kind).delete(`${namespace ?? ''}/${name}`)) return false;
-    this.changed(kind);
+    const key = `${namespace ?? ''}/${name}`;
+    const old = this.map(kind).get(key);
+    if (!old) return false;
+    this.map(kind).delete(key);
+    this.unindex(kind, old);
+    this.changed(kind, key, owningService(kind, old));
     return true;
+  }
+
+  /** The EndpointSlices labelled for `ns/service`, without scanning every slice. */
+  slicesOf(serviceKey: string): KubeObject[] {
+    const keys = this.slicesByService.get(serviceKey);
+    if (!keys) return [];
+    const map = this.map('EndpointSlice');
+    return [...keys].sort().flatMap((k) => {
+      const o = map.get(k);
+      return o ? [o] : [];
+    });
+  }
+
+  private index(kind: WatchedKind, obj: KubeObject): void {
+    const svc = kind === 'EndpointSlice' ? owningService(kind, obj) : undefined;
+    if (svc === undefined) return;
+    let set = this.slicesByService.get(svc);
+    if (!set) this.slicesByService.set(svc, (set = new Set()));
+    set.add(objectKey(obj));
+  }
+
+  private unindex(kind: WatchedKind, obj: KubeObject): void {
+    const svc = kind === 'EndpointSlice' ? owningService(kind, obj) : undefined;
+    if (svc === undefined) return;
+    const set = this.slicesByService.get(svc);
+    set?.delete(objectKey(obj));
+    if (set?.size === 0) this.slicesByService.delete(svc);
   }
 
   /** Replaces every object of a kind at once (a re-list, or a re-read of the manifests). */
@@ -65,8 +112,10 @@ export class Store {
       }
     }
     if (!differs) return false;
+    for (const o of map.values()) this.unindex(kind, o);
     this.byKind.set(kind, next);
-    this.changed(kind);
+    for (const o of next.values()) this.index(kind, o);
+    this.changed(kind, undefined, undefined);
     return true;
   }
 
@@ -91,9 +140,9 @@ export class Store {
     return this.byKind.get(kind) as Map<string, KubeObject>;
   }
 
-  private changed(kind: WatchedKind): void {
+  private changed(kind: WatchedKind, objKey: string | undefined, serviceKey: string | undefined): void {
     this.cached = undefined;
-    for (const l of this.listeners) l(kind);
+    for (const l of this.listeners) l(kind, objKey, serviceKey);
   }
 }
 

@@ -3,7 +3,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../src/log.ts';
 import type { WharfMetrics } from '../src/metrics.ts';
-import type { BackendKey, Route, RoutingTable } from '../src/model/table.ts';
+import type { Backend, BackendKey, Route, RoutingTable } from '../src/model/table.ts';
 import type { ServedCertificate } from '../src/tls/certificates.ts';
 import type { Decider, Decision, RequestContext } from './front/decision.ts';
 import { HttpConnection, type ConnectionEvents } from './front/http-connection.ts';
@@ -63,6 +63,7 @@ export class Dataplane implements Decider {
   /** Builds the new table aside and swaps it in; requests already routed finish on what they hold. */
   apply(table: RoutingTable, certificates: readonly ServedCertificate[], defaultCertificate?: ServedCertificate): ApplyStats {
     const router = compileRouter(table);
+    this.routerBuilds++;
     const certs = new CertificateSet(certificates, defaultCertificate ?? this.opts.defaultCertificate);
     const old = this.live.runtimes;
     const runtimes = new Map<BackendKey, BackendRuntime>();
@@ -90,6 +91,28 @@ export class Dataplane implements Decider {
     this.certs = certs;
     return { backendsAdded: added, backendsRemoved: removed, backendsKept: kept };
   }
+
+  /**
+   * The endpoint short path: new versions of some backends (same keys) update their pools in place;
+   * the router is not rebuilt. Keys not in the live table are ignored (a full apply will bring them).
+   */
+  updateBackends(backends: Readonly<Record<BackendKey, Backend>>): number {
+    const live = this.live;
+    const merged = { ...live.table.backends };
+    let updated = 0;
+    for (const [key, backend] of Object.entries(backends)) {
+      const runtime = live.runtimes.get(key);
+      if (runtime === undefined) continue;
+      runtime.setEndpoints(backend);
+      merged[key] = backend;
+      updated++;
+    }
+    this.live = { table: { ...live.table, backends: merged }, router: live.router, runtimes: live.runtimes };
+    return updated;
+  }
+
+  /** How many times a router was compiled: full applies only, never the endpoint short path. */
+  routerBuilds = 0;
 
   table(): RoutingTable {
     return this.live.table;
@@ -170,6 +193,8 @@ export class Dataplane implements Decider {
       maxBodyBytes: o?.maxBodyBytes ?? 0,
       target: m.rewrittenPath !== undefined ? m.rewrittenPath + head.query : undefined,
       responseHeaders: o?.customHeaders,
+      // Only hash and affinity policies read the request again; round robin pays one undefined check.
+      pickContext: runtime.pickContextOf === undefined ? undefined : runtime.pickContextOf(head, ctx.clientAddress),
     };
   }
 }

@@ -11,9 +11,12 @@ import { WharfError } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics, type WharfMetrics } from './metrics.ts';
 import { refString, type Diagnostic } from './model/diagnostics.ts';
+import type { EndpointSlice, Endpoints, Service } from './model/kube.ts';
+import { emptySnapshot, type Snapshot } from './model/snapshot.ts';
 import { resolveCertificates, resolveDefaultCertificate } from './tls/certificates.ts';
 import { generateDefaultCertificate } from './tls/default-certificate.ts';
 import { translate } from './translate/index.ts';
+import { refreshBackends } from './translate/refresh.ts';
 import { WHARF_VERSION } from './version.ts';
 
 export interface WharfHandle {
@@ -77,10 +80,52 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
       log.error('rebuild failed; the last good routing table stays in force', { code: 'WHARF_E_REBUILD', err: err as Error });
     }
   };
-  const scheduler = new RebuildScheduler({ quietMs: 100, maxDelayMs: 500, rebuild });
-  store.onChange(() => scheduler.markDirty());
+  // What changed since the last rebuild decides how much work the next one does.
+  let fullPending = true;
+  const touchedServices = new Set<string>();
+  const refreshEndpoints = (): void => {
+    const keys = new Set(touchedServices);
+    const partial: Snapshot = {
+      ...emptySnapshot(),
+      services: [...keys].flatMap((k) => store.get('Service', ...splitKey(k)) ?? []) as Service[],
+      endpointSlices: [...keys].flatMap((k) => store.slicesOf(k)) as EndpointSlice[],
+      endpoints: [...keys].flatMap((k) => store.get('Endpoints', ...splitKey(k)) ?? []) as Endpoints[],
+    };
+    const updated = dataplane.updateBackends(refreshBackends(dataplane.table(), partial, keys));
+    metrics.endpointUpdates.inc();
+    log.debug('endpoints updated in place', { services: keys.size, backends: updated });
+  };
+  const scheduler = new RebuildScheduler({
+    quietMs: 100,
+    maxDelayMs: 500,
+    fastQuietMs: 10,
+    fastMaxDelayMs: 50,
+    rebuild: () => {
+      const full = fullPending;
+      fullPending = false;
+      if (full) rebuild();
+      else {
+        try {
+          refreshEndpoints();
+        } catch (err) {
+          log.error('endpoint update failed; rebuilding everything', { err: err as Error });
+          rebuild();
+        }
+      }
+      touchedServices.clear();
+    },
+  });
+  store.onChange((kind, _key, serviceKey) => {
+    const endpointsOnly = (kind === 'EndpointSlice' || kind === 'Endpoints') && serviceKey !== undefined;
+    if (endpointsOnly) touchedServices.add(serviceKey);
+    else fullPending = true;
+    scheduler.markDirty(endpointsOnly);
+  });
 
   await source.start();
+  // The synced gate: the first table is built from the complete initial state.
+  fullPending = true;
+  scheduler.markDirty();
   scheduler.flush();
   const ports = await dataplane.listen({ bind: config.bind, httpPort: config.httpPort, httpsPort: config.httpsPort }).catch((err: Error & { code?: string }) => {
     source.stop();
@@ -138,4 +183,9 @@ function reportDiagnostics(log: Logger, metrics: WharfMetrics, diagnostics: read
   }
   reported.clear();
   for (const k of current) reported.add(k);
+}
+
+function splitKey(key: string): [string, string] {
+  const slash = key.indexOf('/');
+  return [key.slice(0, slash), key.slice(slash + 1)];
 }

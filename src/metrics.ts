@@ -6,6 +6,7 @@ import { WHARF_VERSION } from './version.ts';
 export interface WharfMetrics {
   registry: Registry;
   reloads: Counter<'result'>;
+  endpointUpdates: Counter;
   lastReloadSuccess: Gauge;
   tableStale: Gauge;
   diagnostics: Gauge<'code' | 'severity'>;
@@ -28,6 +29,7 @@ export function createMetrics(): WharfMetrics {
   return {
     registry,
     reloads: new Counter({ name: 'wharf_config_reloads_total', help: 'Routing table rebuilds, by result (success, failure).', labelNames: ['result'], registers: [registry] }),
+    endpointUpdates: new Counter({ name: 'wharf_endpoint_updates_total', help: 'Endpoint-only changes applied in place, without rebuilding routes.', registers: [registry] }),
     lastReloadSuccess: new Gauge({ name: 'wharf_config_last_reload_success_timestamp_seconds', help: 'Unix time of the last successful rebuild.', registers: [registry] }),
     tableStale: new Gauge({ name: 'wharf_config_stale', help: '1 while the last rebuild failed and an older table is in force.', registers: [registry] }),
     diagnostics: new Gauge({ name: 'wharf_diagnostics', help: 'Problems found in the current objects, by code and severity.', labelNames: ['code', 'severity'], registers: [registry] }),

@@ -71,3 +71,34 @@ test('scheduler waits for quiet, but never longer than the deadline', () => {
   timers.advance(1000);
   assert.equal(runs.length, 3);
 });
+
+test('endpoint-only bursts use the fast timings; any other change brings back the normal ones', () => {
+  const timers = fakeTimers();
+  const runs: number[] = [];
+  const s = new RebuildScheduler({ quietMs: 100, maxDelayMs: 500, fastQuietMs: 10, fastMaxDelayMs: 50, rebuild: () => runs.push(timers.now), timers });
+  s.markDirty(true);
+  timers.advance(10);
+  assert.deepEqual(runs, [10]);
+  s.markDirty(true);
+  s.markDirty(false);
+  timers.advance(99);
+  assert.deepEqual(runs, [10, 60], 'the fast deadline set first still stands');
+  s.markDirty(false);
+  timers.advance(100);
+  assert.deepEqual(runs, [10, 60, 209]);
+});
+
+test('store indexes EndpointSlices by Service and says which Service changed', () => {
+  const store = new Store();
+  const seen: Array<string | undefined> = [];
+  store.onChange((_k, _key, svc) => seen.push(svc));
+  const slice = (name: string, svc: string) => ({ kind: 'EndpointSlice', addressType: 'IPv4', metadata: { name, namespace: 'n', labels: { 'kubernetes.io/service-name': svc } } });
+  store.upsert('EndpointSlice', slice('a-1', 'a'));
+  store.upsert('EndpointSlice', slice('a-2', 'a'));
+  store.upsert('EndpointSlice', slice('a-2', 'b'));
+  assert.deepEqual(store.slicesOf('n/a').map((s) => s.metadata.name), ['a-1']);
+  assert.deepEqual(store.slicesOf('n/b').map((s) => s.metadata.name), ['a-2']);
+  store.delete('EndpointSlice', 'n', 'a-1');
+  assert.deepEqual(store.slicesOf('n/a'), []);
+  assert.deepEqual(seen, ['n/a', 'n/a', 'n/a', 'n/b', 'n/a']);
+});

@@ -1,0 +1,246 @@
+// Side-by-side HTTP benchmark of wharf against nginx on one proxy core: starts an nginx backend, nginx
+// as the peer proxy and wharf, drives each with wrk/autocannon and writes bench/results/latest.{md,json}.
+// Run with `npm run bench:http` (add `-- --quick` for a one-minute run, `-- --help` for the flags).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { BENCH_HOST, LARGE_BODY_BYTES, SMALL_BODY, UPLOAD_BYTES, backendConfig, echoModulePath, peerProxyConfig, wharfManifests } from './http/configs.ts';
+import { runAutocannon, runNewConnections, runWrk, wrkUploadScript, type Load, type Measurement } from './http/drivers.ts';
+import { cleanupAll, freePort, hasCommand, installSignalCleanup, makeTempDir, sleep, startPinned, stopProcess, waitForPort, type Started } from './http/processes.ts';
+import { describeMachine, loadAverage, markdownReport, ratios, ratiosTable, resultsTable, verdict } from './http/report.ts';
+
+const PROXY_CORE = 0;
+const LOAD_CORE = 1;
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const RESULTS_DIR = join(REPO, 'bench', 'results');
+const NEW_CONNECTION_RATE = 1000;
+
+const HELP = `Usage: npm run bench:http -- [flags]
+
+  --quick            about one minute: 3 s runs, 1 s warm-up, one tool per scenario except small keep-alive
+  --seconds N        seconds per measured run (default 8, quick 3)
+  --warmup N         seconds of warm-up per target and scenario (default 2, quick 1)
+  --scenarios LIST   comma-separated subset of: small,64k,upload,newconn
+  --targets LIST     comma-separated subset of: direct,nginx,wharf
+  --profile DIR      run wharf with --cpu-prof, writing the profile to DIR when it stops
+  --no-save          print only; do not write bench/results/latest.{md,json}
+`;
+
+type Tool = 'wrk' | 'autocannon' | 'newconn';
+interface Scenario {
+  key: string;
+  name: string;
+  path: string;
+  connections: number;
+  tools: Tool[];
+  upload?: boolean;
+}
+
+const SCENARIOS: Scenario[] = [
+  { key: 'small', name: 'small keep-alive', path: '/small', connections: 64, tools: ['wrk', 'autocannon'] },
+  { key: '64k', name: '64 KiB keep-alive', path: '/64k', connections: 64, tools: ['wrk', 'autocannon'] },
+  { key: 'upload', name: '1 MiB upload', path: '/upload', connections: 16, tools: ['wrk', 'autocannon'], upload: true },
+  { key: 'newconn', name: `new connections ${NEW_CONNECTION_RATE}/s`, path: '/small', connections: 0, tools: ['newconn'] },
+];
+
+interface Target {
+  name: string;
+  port: number;
+  note: string;
+}
+
+function ensureTools(): void {
+  const missing = ['nginx', 'wrk', 'taskset'].filter((c) => !hasCommand(c));
+  if (missing.length === 0 && echoModulePath() !== undefined) return;
+  if (process.getuid?.() !== 0) throw new Error(`missing ${missing.join(', ') || 'the nginx echo module'}; as root run: apt-get update && apt-get install -y nginx-light wrk`);
+  process.stderr.write('bench: installing nginx-light and wrk\n');
+  execFileSync('apt-get', ['update'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', 'nginx-light', 'wrk', 'libnginx-mod-http-echo'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+/** One request through a target; resolves with status and body. */
+function fetchOnce(port: number, path: string, body?: Buffer): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = { Host: BENCH_HOST };
+    if (body !== undefined) Object.assign(headers, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length });
+    const req = request({ host: '127.0.0.1', port, path, method: body === undefined ? 'GET' : 'POST', headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Proves each route answers as the scenarios assume, including that the backend read a whole 1 MiB upload. */
+async function verifyTarget(target: Target): Promise<void> {
+  const small = await fetchOnce(target.port, '/small');
+  if (small.status !== 200 || small.body.toString() !== SMALL_BODY) throw new Error(`${target.name}: /small answered ${small.status} ${JSON.stringify(small.body.toString().slice(0, 200))}`);
+  const large = await fetchOnce(target.port, '/64k');
+  if (large.status !== 200 || large.body.length !== LARGE_BODY_BYTES) throw new Error(`${target.name}: /64k answered ${large.status} with ${large.body.length} bytes`);
+  const upload = await fetchOnce(target.port, '/upload', Buffer.alloc(UPLOAD_BYTES, 'x'));
+  const read = Number(upload.body.toString().trim());
+  if (upload.status !== 200 || !(read >= UPLOAD_BYTES)) throw new Error(`${target.name}: /upload answered ${upload.status} ${JSON.stringify(upload.body.toString().slice(0, 200))}, expected the backend to report >= ${UPLOAD_BYTES} bytes read`);
+}
+
+async function startNginx(name: string, core: number, dir: string, config: string, port: number): Promise<Started> {
+  writeFileSync(join(dir, 'nginx.conf'), config);
+  const started = startPinned(name, core, 'nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
+  await waitForPort(started, port);
+  return started;
+}
+
+async function startWharf(backendPort: number, ports: { http: number; https: number; admin: number }, profileDir: string | undefined): Promise<Started> {
+  const dir = makeTempDir('manifests');
+  for (const [file, yaml] of Object.entries(wharfManifests(backendPort))) writeFileSync(join(dir, file), yaml);
+  const nodeArgs = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+  const args = [...nodeArgs, join(REPO, 'bin', 'wharf.js'), 'serve', '--manifests', dir, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1'];
+  args.push('--http-port', String(ports.http), '--https-port', String(ports.https), '--admin-port', String(ports.admin), '--log-level', 'warn');
+  const started = startPinned('wharf', PROXY_CORE, process.execPath, args, REPO);
+  await waitForPort(started, ports.admin, 30_000);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ready = await fetchOnce(ports.admin, '/readyz').catch(() => ({ status: 0 }));
+    const routed = ready.status === 200 ? await fetchOnce(ports.http, '/small').catch(() => ({ status: 0 })) : { status: 0 };
+    if (routed.status === 200) return started;
+    if (Date.now() > deadline) throw new Error(`wharf not ready (readyz ${ready.status}, /small ${routed.status}):\n${started.output()}`);
+    await sleep(200);
+  }
+}
+
+async function measure(tool: Tool, load: Load, uploadScript: string): Promise<Omit<Measurement, 'target' | 'scenario' | 'tool'>> {
+  if (tool === 'wrk') return runWrk(LOAD_CORE, load, load.uploadFile === undefined ? undefined : uploadScript);
+  if (tool === 'autocannon') return runAutocannon(LOAD_CORE, load);
+  return runNewConnections(LOAD_CORE, load, NEW_CONNECTION_RATE);
+}
+
+function pickList<T extends string>(value: string | undefined, all: readonly T[], what: string): T[] {
+  if (value === undefined) return [...all];
+  const list = value.split(',').map((s) => s.trim()) as T[];
+  for (const item of list) if (!all.includes(item)) throw new Error(`unknown ${what} "${item}" (one of ${all.join(', ')})`);
+  return list;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      seconds: { type: 'string' },
+      warmup: { type: 'string' },
+      scenarios: { type: 'string' },
+      targets: { type: 'string' },
+      profile: { type: 'string' },
+      'no-save': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const seconds = Number(values.seconds ?? (values.quick ? 3 : 8));
+  const warmup = Number(values.warmup ?? (values.quick ? 1 : 2));
+  if (!(seconds >= 1) || !(warmup >= 0)) throw new Error('--seconds must be >= 1 and --warmup >= 0');
+  const scenarioKeys = pickList(values.scenarios, SCENARIOS.map((s) => s.key), 'scenario');
+  const targetNames = pickList(values.targets, ['direct', 'nginx', 'wharf'] as const, 'target');
+  const scenarios = SCENARIOS.filter((s) => scenarioKeys.includes(s.key)).map((s) => (values.quick && s.key !== 'small' ? { ...s, tools: s.tools.slice(0, 1) } : s));
+
+  installSignalCleanup();
+  ensureTools();
+  const echoModule = echoModulePath();
+  if (echoModule === undefined) throw new Error('the nginx echo module is missing (apt-get install -y libnginx-mod-http-echo)');
+  const machine = describeMachine();
+  const began = Date.now();
+
+  // Backends: one on the load core for the proxies, one on the proxy core for the direct runs.
+  const backendDir = makeTempDir('backend');
+  writeFileSync(join(backendDir, '64k.bin'), Buffer.alloc(LARGE_BODY_BYTES, 'w'));
+  writeFileSync(join(backendDir, 'upload.bin'), Buffer.alloc(UPLOAD_BYTES, 'x'));
+  writeFileSync(join(backendDir, 'upload.lua'), wrkUploadScript(UPLOAD_BYTES));
+  const backendPort = await freePort();
+  await startNginx('backend', LOAD_CORE, backendDir, backendConfig(backendDir, backendPort, echoModule), backendPort);
+
+  const targets: Target[] = [];
+  if (targetNames.includes('direct')) {
+    const dir = makeTempDir('direct');
+    writeFileSync(join(dir, '64k.bin'), Buffer.alloc(LARGE_BODY_BYTES, 'w'));
+    const port = await freePort();
+    await startNginx('direct backend', PROXY_CORE, dir, backendConfig(dir, port, echoModule), port);
+    targets.push({ name: 'direct', port, note: 'no proxy: a second nginx backend on the proxy core' });
+  }
+  if (targetNames.includes('nginx')) {
+    const dir = makeTempDir('peer');
+    const port = await freePort();
+    await startNginx('nginx peer proxy', PROXY_CORE, dir, peerProxyConfig(dir, port, backendPort), port);
+    targets.push({ name: 'nginx', port, note: 'nginx proxy, 1 worker, upstream keepalive 64' });
+  }
+  let wharf: Started | undefined;
+  if (targetNames.includes('wharf')) {
+    const ports = { http: await freePort(), https: await freePort(), admin: await freePort() };
+    wharf = await startWharf(backendPort, ports, values.profile);
+    targets.push({ name: 'wharf', port: ports.http, note: 'wharf serve --manifests' });
+  }
+  for (const target of targets) await verifyTarget(target);
+
+  const setup = [
+    `Proxy under test (and the direct-run backend) pinned to core ${PROXY_CORE}; load generator and the proxies' nginx backend pinned to core ${LOAD_CORE}; targets measured one at a time, the others idle.`,
+    `Each run: ${warmup} s warm-up per target and scenario, then ${seconds} s measured. wrk -t1; autocannon one process; keep-alive runs use 64 connections, uploads 16.`,
+    `Backend: nginx (1 worker, access_log off); /small 19 bytes, /64k 65,536 bytes, /upload reads the whole body (echo module) and answers its length.`,
+    `Targets: ${targets.map((t) => `${t.name} (${t.note})`).join('; ')}.`,
+  ];
+  process.stdout.write(`${setup.join('\n')}\n\n`);
+
+  const measurements: Measurement[] = [];
+  for (const scenario of scenarios) {
+    const warmed = new Set<string>();
+    for (const tool of scenario.tools) {
+      for (const target of targets) {
+        const load: Load = { url: `http://127.0.0.1:${target.port}${scenario.path}`, host: BENCH_HOST, connections: scenario.connections, seconds };
+        if (scenario.upload === true) load.uploadFile = join(backendDir, 'upload.bin');
+        const uploadScript = join(backendDir, 'upload.lua');
+        let result: Omit<Measurement, 'target' | 'scenario' | 'tool'>;
+        try {
+          if (!warmed.has(target.name) && warmup > 0) {
+            await measure(tool, { ...load, seconds: warmup }, uploadScript);
+            warmed.add(target.name);
+          }
+          result = await measure(tool, load, uploadScript);
+        } catch (err) {
+          const message = ((err as Error).message.split('\n')[0] ?? '').slice(0, 200);
+          result = { requests: 0, seconds, rps: Number.NaN, p50Ms: Number.NaN, p99Ms: Number.NaN, errors: 1, detail: `run failed: ${message}` };
+        }
+        const row: Measurement = { target: target.name, scenario: scenario.name, tool, ...result };
+        measurements.push(row);
+        process.stdout.write(`${row.scenario.padEnd(24)} ${row.tool.padEnd(10)} ${row.target.padEnd(7)} ${Math.round(row.rps).toString().padStart(7)} req/s  p50 ${row.p50Ms.toFixed(2)} ms  p99 ${row.p99Ms.toFixed(2)} ms  errors ${row.errors}${row.detail === undefined ? '' : ` (${row.detail})`}\n`);
+      }
+    }
+  }
+
+  if (wharf !== undefined) await stopProcess(wharf, 15_000);
+  machine.loadAfter = loadAverage();
+  const list = ratios(measurements);
+  const outcome = verdict(list);
+  process.stdout.write(`\n${resultsTable(measurements)}\n\n${ratiosTable(list)}\n\n${outcome.line}\n`);
+  process.stdout.write(`(total ${Math.round((Date.now() - began) / 1000)} s; load average before ${machine.loadBefore}, after ${machine.loadAfter})\n`);
+  if (!values['no-save']) {
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    writeFileSync(join(RESULTS_DIR, 'latest.md'), markdownReport(machine, setup, measurements));
+    writeFileSync(join(RESULTS_DIR, 'latest.json'), JSON.stringify({ machine, setup, seconds, warmup, measurements, ratios: list, verdict: outcome }, null, 2) + '\n');
+    process.stdout.write(`wrote ${join('bench', 'results', 'latest.md')} and latest.json\n`);
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+} finally {
+  await cleanupAll();
+}

@@ -84,8 +84,10 @@ export class BackendRuntime {
   private policy: BalancePolicy | undefined;
   private balancer: Balancer;
   private ewma: EwmaBalancer | undefined;
-  /** The balancer when it is round robin: the plain path in pick() advances its cursor directly. */
+  /** The balancer when it is round robin: it and the plain path hand the turn counter to each other. */
   private roundRobin: RoundRobinBalancer | undefined;
+  /** The plain path's turn counter, kept on the runtime so that path touches one object only. */
+  private next = 0;
   /** Plain round robin, nothing ejected, nothing ramping: pick() takes the two-branch path. */
   private plain = true;
   private ejectedCount = 0;
@@ -186,10 +188,9 @@ export class BackendRuntime {
       const ready = this.ready;
       const n = ready.length;
       if (n === 0) return undefined;
-      const rr = this.roundRobin as RoundRobinBalancer;
       for (let i = 0; i < n; i++) {
-        const candidate = ready[rr.next++ % n] as UpstreamEndpoint;
-        if (rr.next >= 1 << 30) rr.next = 0;
+        const candidate = ready[this.next++ % n] as UpstreamEndpoint;
+        if (this.next >= 1 << 30) this.next = 0;
         if (candidate.pool !== exclude) return candidate;
       }
       return n === 1 && exclude ? undefined : ready[0];
@@ -230,12 +231,15 @@ export class BackendRuntime {
   }
 
   private pickWithPolicy(exclude: UpstreamPool | undefined, ctx: PickContext | undefined): PickedEndpoint | undefined {
-    const now = this.clock();
+    // The clock costs more than the rest of a pick; only ejections, ramps and latency decay need it.
+    const now = this.ejectedCount > 0 || this.rampUntil !== 0 || this.ewma !== undefined ? this.clock() : 0;
     if (this.ejectedCount > 0 && now >= this.nextReadmitAt) this.readmit(now);
     if (this.rampUntil !== 0 && now >= this.rampUntil) {
       this.rampUntil = 0;
       this.updatePlain();
     }
+    // The last ejection or ramp just ended: back to the plain path, which now holds the turn counter.
+    if (this.plain) return this.pick(exclude, ctx);
     if (this.ready.length === 0) return undefined;
     const affinity = this.backend.balance.affinity;
     if (affinity !== undefined && ctx?.affinity !== undefined) {
@@ -317,7 +321,13 @@ export class BackendRuntime {
 
   private updatePlain(): void {
     const b = this.backend.balance;
-    this.plain = this.roundRobin !== undefined && b.affinity === undefined && this.ejectedCount === 0 && this.rampUntil === 0;
+    const plain = this.roundRobin !== undefined && b.affinity === undefined && this.ejectedCount === 0 && this.rampUntil === 0;
+    // Turns stay even across the switch between the plain path and the balancer.
+    if (this.roundRobin !== undefined && plain !== this.plain) {
+      if (plain) this.next = this.roundRobin.next;
+      else this.roundRobin.next = this.next;
+    }
+    this.plain = plain;
   }
 }
 

@@ -5,7 +5,7 @@ import type { UpstreamEndpoint } from '../upstream-endpoint.ts';
 import type { Balancer, PickRequest, RandomSource } from './types.ts';
 
 export class RoundRobinBalancer implements Balancer {
-  /** The turn counter; public so BackendRuntime's plain path shares it and turns stay even across the switch. */
+  /** The turn counter; BackendRuntime hands it to and from its plain path so turns stay even across the switch. */
   next = 0;
   private readonly random: RandomSource;
   private readonly minWeight: number;

@@ -11,7 +11,7 @@ export interface PickRequest {
   exclude: UpstreamPool | undefined;
   /** Hash key from the request, for `hash`. */
   hashKey: string | undefined;
-  /** Clock time of the pick (ms), for slow-start weights and latency decay. */
+  /** Clock time of the pick (ms), for slow-start weights and latency decay; 0 (unread) when `ramping` is false and the balancer is not `ewma`. */
   now: number;
   /** True when every ready endpoint is ejected and the pick serves from all of them anyway. */
   failOpen: boolean;

@@ -296,7 +296,8 @@ export class BackendRuntime {
     if (affinity === undefined) return;
     const byToken = new Map<string, UpstreamEndpoint>();
     for (const e of this.ready) {
-      e.token = affinityToken(backend, e.endpoint.address, e.endpoint.port);
+      // The token depends only on the Service and the endpoint, both fixed for this state: hash once.
+      if (e.token === '') e.token = affinityToken(backend, e.endpoint.address, e.endpoint.port);
       e.cookie = affinityCookie(affinity.cookieName, e.token, affinity.maxAgeSeconds);
       byToken.set(e.token, e);
     }

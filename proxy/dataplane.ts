@@ -184,6 +184,11 @@ export class Dataplane implements Decider {
       const why = runtime.backend.unavailable === 'serviceMissing' ? 'the Service does not exist' : runtime.backend.unavailable === 'portMissing' ? 'the Service has no such port' : 'the Service has no ready endpoint';
       return { kind: 'respond', status: 503, reason: 'Service Unavailable', body: `${runtime.backend.service.namespace}/${runtime.backend.service.name}: ${why}\n` };
     }
+    const protocol = runtime.backend.protocol;
+    if (protocol !== 'HTTP' && protocol !== 'HTTPS') {
+      // gRPC and h2c need HTTP/2 end to end; sending HTTP/1.1 to an HTTP/2-only server would fail obscurely.
+      return { kind: 'respond', status: 502, reason: 'Bad Gateway', body: `backend-protocol ${protocol} needs HTTP/2 to the backend, which this wharf does not speak yet; use HTTP or HTTPS\n` };
+    }
     const o = route?.options;
     return {
       kind: 'proxy',

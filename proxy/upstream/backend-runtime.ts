@@ -125,7 +125,9 @@ export class BackendRuntime {
       seen.add(id);
       let e = this.states.get(id);
       if (e === undefined) {
-        e = new UpstreamEndpoint(id, ep, new UpstreamPool(ep.address, ep.port, this.opts.pool));
+        // The protocol is part of the backend key, so it never changes under an existing pool.
+        const pool = backend.protocol === 'HTTPS' ? { ...this.opts.pool, tls: true } : this.opts.pool;
+        e = new UpstreamEndpoint(id, ep, new UpstreamPool(ep.address, ep.port, pool));
         this.states.set(id, e);
         this.byPool.set(e.pool, e);
       } else {

@@ -1,10 +1,13 @@
 // Keep-alive connections to one endpoint: reuses idle sockets (newest first, as they are least
 // likely to have been closed by the backend), bounds how many wait idle, and closes them after a timeout.
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 
 export interface PoolOptions {
   maxIdle: number;
   idleTimeoutMs: number;
+  /** Speak TLS to the endpoint (backend-protocol HTTPS). Like ingress-nginx, the certificate is not verified. */
+  tls?: boolean;
 }
 
 export const DEFAULT_POOL_OPTIONS: PoolOptions = { maxIdle: 128, idleTimeoutMs: 60_000 };
@@ -39,14 +42,18 @@ export class UpstreamPool {
       done({ socket: s, reused: true });
       return;
     }
-    const socket = connect({ host: this.host, port: this.port, noDelay: true });
+    const socket: Socket = this.opts.tls
+      ? tlsConnect({ host: this.host, port: this.port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], servername: isIP(this.host) ? undefined : this.host })
+      : connect({ host: this.host, port: this.port, noDelay: true });
+    const readyEvent = this.opts.tls ? 'secureConnect' : 'connect';
+    if (this.opts.tls) socket.setNoDelay(true);
     let finished = false;
     const finish = (r: ConnectResult): void => {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
       socket.removeListener('error', onError);
-      socket.removeListener('connect', onConnect);
+      socket.removeListener(readyEvent, onConnect);
       if ('socket' in r) this.active++;
       done(r);
     };
@@ -56,7 +63,7 @@ export class UpstreamPool {
       socket.destroy();
       finish({ error: new Error(`connect to ${this.host}:${this.port} timed out after ${connectTimeoutMs} ms`), reason: 'timeout' });
     }, connectTimeoutMs);
-    socket.once('connect', onConnect);
+    socket.once(readyEvent, onConnect);
     socket.once('error', onError);
   }
 

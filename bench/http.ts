@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BENCH_HOST, LARGE_BODY_BYTES, SMALL_BODY, UPLOAD_BYTES, backendConfig, echoModulePath, peerProxyConfig, wharfManifests } from './http/configs.ts';
 import { runAutocannon, runNewConnections, runWrk, wrkUploadScript, type Load, type Measurement } from './http/drivers.ts';
-import { cleanupAll, freePort, hasCommand, installSignalCleanup, makeTempDir, sleep, startPinned, stopProcess, waitForPort, type Started } from './http/processes.ts';
+import { cleanupAll, freePort, hasCommand, installSignalCleanup, makeTempDir, sleep, startPinned, stopProcess, waitForPort, wasInterrupted, type Started } from './http/processes.ts';
 import { describeMachine, loadAverage, markdownReport, ratios, ratiosTable, resultsTable, verdict } from './http/report.ts';
 
 const PROXY_CORE = 0;
@@ -21,8 +21,9 @@ const NEW_CONNECTION_RATE = 1000;
 const HELP = `Usage: npm run bench:http -- [flags]
 
   --quick            about one minute: 3 s runs, 1 s warm-up, one tool per scenario except small keep-alive
-  --seconds N        seconds per measured run (default 8, quick 3)
+  --seconds N        seconds per measured run (default 6, quick 3)
   --warmup N         seconds of warm-up per target and scenario (default 2, quick 1)
+  --rounds N         interleaved rounds of small keep-alive with wrk, median reported (default 3, quick 1)
   --scenarios LIST   comma-separated subset of: small,64k,upload,newconn
   --targets LIST     comma-separated subset of: direct,nginx,wharf
   --profile DIR      run wharf with --cpu-prof, writing the profile to DIR when it stops
@@ -114,6 +115,23 @@ async function startWharf(backendPort: number, ports: { http: number; https: num
   }
 }
 
+/** One warm-up (when `warmupSeconds` > 0) and one measured run; undefined when the bench was interrupted. */
+async function runOne(scenario: Scenario, tool: Tool, target: Target, warmupSeconds: number, seconds: number, backendDir: string): Promise<Measurement | undefined> {
+  const load: Load = { url: `http://127.0.0.1:${target.port}${scenario.path}`, host: BENCH_HOST, connections: scenario.connections, seconds };
+  if (scenario.upload === true) load.uploadFile = join(backendDir, 'upload.bin');
+  const uploadScript = join(backendDir, 'upload.lua');
+  let result: Omit<Measurement, 'target' | 'scenario' | 'tool'>;
+  try {
+    if (warmupSeconds > 0) await measure(tool, { ...load, seconds: warmupSeconds }, uploadScript);
+    result = await measure(tool, load, uploadScript);
+  } catch (err) {
+    if (wasInterrupted()) return undefined;
+    const message = ((err as Error).message.split('\n')[0] ?? '').slice(0, 200);
+    result = { requests: 0, seconds, rps: Number.NaN, p50Ms: Number.NaN, p99Ms: Number.NaN, errors: 1, detail: `run failed: ${message}` };
+  }
+  return { target: target.name, scenario: scenario.name, tool, ...result };
+}
+
 async function measure(tool: Tool, load: Load, uploadScript: string): Promise<Omit<Measurement, 'target' | 'scenario' | 'tool'>> {
   if (tool === 'wrk') return runWrk(LOAD_CORE, load, load.uploadFile === undefined ? undefined : uploadScript);
   if (tool === 'autocannon') return runAutocannon(LOAD_CORE, load);
@@ -133,6 +151,7 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false },
       seconds: { type: 'string' },
       warmup: { type: 'string' },
+      rounds: { type: 'string' },
       scenarios: { type: 'string' },
       targets: { type: 'string' },
       profile: { type: 'string' },
@@ -144,9 +163,10 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  const seconds = Number(values.seconds ?? (values.quick ? 3 : 8));
+  const seconds = Number(values.seconds ?? (values.quick ? 3 : 6));
   const warmup = Number(values.warmup ?? (values.quick ? 1 : 2));
-  if (!(seconds >= 1) || !(warmup >= 0)) throw new Error('--seconds must be >= 1 and --warmup >= 0');
+  const rounds = Number(values.rounds ?? (values.quick ? 1 : 3));
+  if (!(seconds >= 1) || !(warmup >= 0) || !Number.isInteger(rounds) || rounds < 1) throw new Error('--seconds must be >= 1, --warmup >= 0 and --rounds a whole number >= 1');
   const scenarioKeys = pickList(values.scenarios, SCENARIOS.map((s) => s.key), 'scenario');
   const targetNames = pickList(values.targets, ['direct', 'nginx', 'wharf'] as const, 'target');
   const scenarios = SCENARIOS.filter((s) => scenarioKeys.includes(s.key)).map((s) => (values.quick && s.key !== 'small' ? { ...s, tools: s.tools.slice(0, 1) } : s));
@@ -190,7 +210,7 @@ async function main(): Promise<void> {
 
   const setup = [
     `Proxy under test (and the direct-run backend) pinned to core ${PROXY_CORE}; load generator and the proxies' nginx backend pinned to core ${LOAD_CORE}; targets measured one at a time, the others idle.`,
-    `Each run: ${warmup} s warm-up per target and scenario, then ${seconds} s measured. wrk -t1; autocannon one process; keep-alive runs use 64 connections, uploads 16.`,
+    `Each run: ${warmup} s warm-up per target and scenario, then ${seconds} s measured; small keep-alive with wrk is ${rounds} interleaved round(s), each target's median round reported. wrk -t1; autocannon one process; keep-alive runs use 64 connections, uploads 16.`,
     `Backend: nginx (1 worker, access_log off); /small 19 bytes, /64k 65,536 bytes, /upload reads the whole body (echo module) and answers its length.`,
     `Targets: ${targets.map((t) => `${t.name} (${t.note})`).join('; ')}.`,
   ];
@@ -200,24 +220,24 @@ async function main(): Promise<void> {
   for (const scenario of scenarios) {
     const warmed = new Set<string>();
     for (const tool of scenario.tools) {
-      for (const target of targets) {
-        const load: Load = { url: `http://127.0.0.1:${target.port}${scenario.path}`, host: BENCH_HOST, connections: scenario.connections, seconds };
-        if (scenario.upload === true) load.uploadFile = join(backendDir, 'upload.bin');
-        const uploadScript = join(backendDir, 'upload.lua');
-        let result: Omit<Measurement, 'target' | 'scenario' | 'tool'>;
-        try {
-          if (!warmed.has(target.name) && warmup > 0) {
-            await measure(tool, { ...load, seconds: warmup }, uploadScript);
-            warmed.add(target.name);
-          }
-          result = await measure(tool, load, uploadScript);
-        } catch (err) {
-          const message = ((err as Error).message.split('\n')[0] ?? '').slice(0, 200);
-          result = { requests: 0, seconds, rps: Number.NaN, p50Ms: Number.NaN, p99Ms: Number.NaN, errors: 1, detail: `run failed: ${message}` };
+      // The acceptance pair gets interleaved rounds (nginx, wharf, nginx, wharf, ...) and reports each
+      // target's median round, so a neighbour's burst on this shared machine moves one round, not the verdict.
+      const roundCount = scenario.key === 'small' && tool === 'wrk' ? rounds : 1;
+      const byTarget = new Map<string, Measurement[]>();
+      for (let round = 1; round <= roundCount; round++) {
+        for (const target of targets) {
+          const row = await runOne(scenario, tool, target, warmed.has(target.name) ? 0 : warmup, seconds, backendDir);
+          warmed.add(target.name);
+          if (row === undefined) return new Promise<never>(() => {}); // interrupted: cleanup is exiting the process
+          byTarget.set(target.name, [...(byTarget.get(target.name) ?? []), row]);
+          const label = roundCount > 1 ? `${tool} ${round}/${roundCount}` : tool;
+          process.stdout.write(`${row.scenario.padEnd(24)} ${label.padEnd(10)} ${row.target.padEnd(7)} ${Math.round(row.rps).toString().padStart(7)} req/s  p50 ${row.p50Ms.toFixed(2)} ms  p99 ${row.p99Ms.toFixed(2)} ms  errors ${row.errors}${row.detail === undefined ? '' : ` (${row.detail})`}\n`);
         }
-        const row: Measurement = { target: target.name, scenario: scenario.name, tool, ...result };
-        measurements.push(row);
-        process.stdout.write(`${row.scenario.padEnd(24)} ${row.tool.padEnd(10)} ${row.target.padEnd(7)} ${Math.round(row.rps).toString().padStart(7)} req/s  p50 ${row.p50Ms.toFixed(2)} ms  p99 ${row.p99Ms.toFixed(2)} ms  errors ${row.errors}${row.detail === undefined ? '' : ` (${row.detail})`}\n`);
+      }
+      for (const target of targets) {
+        const all = byTarget.get(target.name) ?? [];
+        const median = [...all].sort((a, b) => (a.rps || 0) - (b.rps || 0))[Math.floor(all.length / 2)];
+        if (median !== undefined) measurements.push(all.length > 1 ? { ...median, roundsRps: all.map((m) => m.rps) } : median);
       }
     }
   }
@@ -231,7 +251,7 @@ async function main(): Promise<void> {
   if (!values['no-save']) {
     mkdirSync(RESULTS_DIR, { recursive: true });
     writeFileSync(join(RESULTS_DIR, 'latest.md'), markdownReport(machine, setup, measurements));
-    writeFileSync(join(RESULTS_DIR, 'latest.json'), JSON.stringify({ machine, setup, seconds, warmup, measurements, ratios: list, verdict: outcome }, null, 2) + '\n');
+    writeFileSync(join(RESULTS_DIR, 'latest.json'), JSON.stringify({ machine, setup, seconds, warmup, rounds, measurements, ratios: list, verdict: outcome }, null, 2) + '\n');
     process.stdout.write(`wrote ${join('bench', 'results', 'latest.md')} and latest.json\n`);
   }
 }

@@ -15,6 +15,8 @@ export interface Measurement {
   errors: number;
   /** Error details (socket errors, non-2xx, timeouts) when there were any. */
   detail?: string;
+  /** req/s of every round when the row is the median of several. */
+  roundsRps?: number[];
 }
 
 export interface Load {

@@ -71,6 +71,10 @@ export async function cleanupAll(): Promise<void> {
 }
 
 let interrupted = false;
+export function wasInterrupted(): boolean {
+  return interrupted;
+}
+
 /** On SIGINT/SIGTERM: stop everything, remove temp dirs, exit 130. */
 export function installSignalCleanup(): void {
   const onSignal = (signal: string): void => {

@@ -126,7 +126,7 @@ export function machineTable(machine: Machine): string {
 export function resultsTable(measurements: readonly Measurement[]): string {
   return table(
     ['target', 'scenario', 'tool', 'req/s', 'p50 ms', 'p99 ms', 'errors'],
-    measurements.map((m) => [m.target, m.scenario, m.tool, fmtRps(m.rps), fmtMs(m.p50Ms), fmtMs(m.p99Ms), m.detail === undefined ? String(m.errors) : `${m.errors} (${m.detail})`]),
+    measurements.map((m) => [m.target, m.scenario, m.tool, m.roundsRps === undefined ? fmtRps(m.rps) : `${fmtRps(m.rps)} (median of ${m.roundsRps.map(fmtRps).join(' / ')})`, fmtMs(m.p50Ms), fmtMs(m.p99Ms), m.detail === undefined ? String(m.errors) : `${m.errors} (${m.detail})`]),
   );
 }
 

@@ -1,6 +1,6 @@
 // Turns measurements into the bench's output: the machine it ran on, one row per run, wharf/nginx
 // ratios per scenario and tool, and the verdict on the acceptance target (small keep-alive).
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { createRequire } from 'node:module';
@@ -16,22 +16,26 @@ export interface Machine {
   nginx: string;
   wrk: string;
   autocannon: string;
+  /** The wharf code measured: HEAD, plus a note when src/, proxy/ or bin/ had uncommitted changes. */
+  wharfRevision: string;
   loadBefore: string;
   loadAfter?: string;
 }
 
+/** stdout and stderr together: nginx -v prints to stderr, wrk -v exits 1 after printing its banner. */
 function commandOutput(command: string, args: string[]): string {
-  try {
-    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  } catch (err) {
-    // nginx -v prints to stderr; wrk -v exits 1 after printing its banner.
-    const e = err as { stdout?: string; stderr?: string };
-    return `${e.stdout ?? ''}${e.stderr ?? ''}`.trim();
-  }
+  const r = spawnSync(command, args, { encoding: 'utf8' });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
 }
 
 export function loadAverage(): string {
   return loadavg().map((n) => n.toFixed(2)).join(' ');
+}
+
+function wharfRevision(): string {
+  const head = commandOutput('git', ['rev-parse', '--short', 'HEAD']);
+  const dirty = commandOutput('git', ['status', '--porcelain', '--', 'src', 'proxy', 'bin']);
+  return dirty === '' ? head : `${head} + uncommitted changes in ${dirty.split('\n').length} file(s)`;
 }
 
 export function describeMachine(): Machine {
@@ -49,6 +53,7 @@ export function describeMachine(): Machine {
     nginx: nginxVersion,
     wrk: wrkVersion,
     autocannon: autocannonPackage.version,
+    wharfRevision: wharfRevision(),
     loadBefore: loadAverage(),
   };
 }
@@ -118,6 +123,7 @@ export function machineTable(machine: Machine): string {
       ['nginx', machine.nginx],
       ['wrk', machine.wrk],
       ['autocannon', machine.autocannon],
+      ['wharf revision', machine.wharfRevision],
       ['load average before / after', `${machine.loadBefore} / ${machine.loadAfter ?? '-'}`],
     ],
   );

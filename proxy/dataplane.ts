@@ -54,8 +54,11 @@ export class Dataplane implements Decider {
     this.live = { table: empty, router: compileRouter(empty), runtimes: new Map() };
     this.certs = new CertificateSet([], opts.defaultCertificate);
     const { requests, upstreamErrors } = opts.metrics;
+    // Children bound once: a labelled inc() per request would hash its labels every time.
+    const byClass = STATUS_CLASS.map((c) => requests.labels(c));
+    const fallback = requests.labels('5xx');
     this.events = {
-      response: (status) => requests.inc({ code: STATUS_CLASS[Math.floor(status / 100)] ?? '5xx' }),
+      response: (status) => (byClass[(status / 100) | 0] ?? fallback).inc(),
       upstreamError: (reason) => upstreamErrors.inc({ reason }),
     };
   }
@@ -155,7 +158,6 @@ export class Dataplane implements Decider {
       secure,
       events: this.events,
       keepAliveTimeoutMs: 60_000,
-      headerTimeoutMs: 30_000,
       maxConnectAttempts: 3,
     });
   }

@@ -7,7 +7,7 @@ import { parseRequestHead } from '../http1/request-head.ts';
 import { parseResponseHead } from '../http1/response-head.ts';
 import { DEFAULT_HEAD_LIMITS, type RequestHead, type ResponseHead } from '../http1/types.ts';
 import type { PickedEndpoint } from '../upstream/backend-runtime.ts';
-import type { ConnectResult } from '../upstream/pool.ts';
+import type { ConnectResult, UpstreamOwner } from '../upstream/pool.ts';
 import type { Decider, ProxyDecision } from './decision.ts';
 import { buildClientResponseHead, buildUpstreamRequestHead, localResponse } from './forward-head.ts';
 
@@ -20,8 +20,8 @@ export interface ConnectionOptions {
   decider: Decider;
   secure: boolean;
   events: ConnectionEvents;
+  /** Inactivity limit of a client connection between and within request heads (socket idle timeout). */
   keepAliveTimeoutMs: number;
-  headerTimeoutMs: number;
   /** How many endpoints a request may try when connecting fails. */
   maxConnectAttempts: number;
 }
@@ -38,7 +38,7 @@ const VALID_REQUEST_ID = /^[\w.:@/+=-]{1,200}$/;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const MAX_PIPELINED_BYTES = 64 * 1024;
 
-export class HttpConnection {
+export class HttpConnection implements UpstreamOwner {
   private readonly client: Socket;
   private readonly opts: ConnectionOptions;
   private pending: Buffer | undefined;
@@ -98,7 +98,6 @@ export class HttpConnection {
     const r = parseRequestHead(buf, 0, DEFAULT_HEAD_LIMITS, this.scanFrom);
     if (r.kind === 'incomplete') {
       this.scanFrom = r.resumeAt;
-      this.client.setTimeout(this.opts.headerTimeoutMs);
       // A partial head after the client's FIN can never complete.
       if (this.clientEnded) {
         this.pending = undefined;
@@ -118,7 +117,6 @@ export class HttpConnection {
 
   private startExchange(head: RequestHead): void {
     this.head = head;
-    this.client.setTimeout(0);
     this.clientClose = !head.keepAlive;
     if (head.method === 'CONNECT') {
       this.respondAndClose(405, 'Method Not Allowed', 'wharf does not proxy CONNECT\n');
@@ -205,7 +203,7 @@ export class HttpConnection {
     }
     this.picked = picked;
     this.attempts++;
-    picked.pool.acquire(decision.connectTimeoutMs, (r) => this.onUpstreamConnected(r));
+    picked.pool.acquire(decision.connectTimeoutMs, this, (r) => this.onUpstreamConnected(r));
   }
 
   private onUpstreamConnected(r: ConnectResult): void {
@@ -228,11 +226,7 @@ export class HttpConnection {
     this.upstreamReused = r.reused;
     const head = this.head as RequestHead;
     const decision = this.decision as ProxyDecision;
-    up.on('data', this.onUpstreamData);
-    up.on('end', this.onUpstreamEnd);
-    up.on('close', this.onUpstreamEnd);
-    up.on('error', this.onUpstreamError);
-    up.setTimeout(decision.readTimeoutMs, this.onUpstreamTimeout);
+    up.setTimeout(decision.readTimeoutMs);
     let requestId = '';
     const h = head.headers;
     for (let i = 0; i < h.length; i += 2) {
@@ -248,21 +242,23 @@ export class HttpConnection {
       target: decision.target,
     });
     this.sentAt = performance.now();
+    up.cork();
     up.write(text, 'latin1');
     const queued = this.queued;
     this.queued = [];
     for (const b of queued) up.write(b);
+    up.uncork();
     this.client.resume();
   }
 
-  private readonly onUpstreamData = (chunk: Buffer): void => {
+  onUpstreamData(chunk: Buffer): void {
     if (this.resHead === undefined) {
       this.resBuf = this.resBuf === undefined ? chunk : Buffer.concat([this.resBuf, chunk]);
       this.parseResponse();
       return;
     }
     this.forwardResponseBody(chunk);
-  };
+  }
 
   private parseResponse(): void {
     while (this.resBuf !== undefined && this.resHead === undefined) {
@@ -309,14 +305,15 @@ export class HttpConnection {
     const keepAliveHttp10 = head.versionMinor === 0 && !this.clientClose;
     const cookie = this.picked?.setCookie;
     const extraHeaders = cookie === undefined ? this.decision?.responseHeaders : { ...this.decision?.responseHeaders, 'Set-Cookie': cookie };
-    this.client.write(buildClientResponseHead(res, { close: this.clientClose, keepAliveHttp10, extraHeaders }), 'latin1');
+    // Head and the first body bytes leave in one write (cork), not two packets.
+    const client = this.client;
+    client.cork();
+    client.write(buildClientResponseHead(res, { close: this.clientClose, keepAliveHttp10, extraHeaders }), 'latin1');
     this.resRemaining = res.bodyKind === 'length' ? (res.contentLength ?? 0) : 0;
     this.resScanner = res.bodyKind === 'chunked' ? new ChunkedScanner() : undefined;
-    if (res.bodyKind === 'none' || (res.bodyKind === 'length' && this.resRemaining === 0)) {
-      this.finishExchange(rest === undefined);
-      return;
-    }
-    if (rest !== undefined) this.forwardResponseBody(rest);
+    if (res.bodyKind === 'none' || (res.bodyKind === 'length' && this.resRemaining === 0)) this.finishExchange(rest === undefined);
+    else if (rest !== undefined) this.forwardResponseBody(rest);
+    client.uncork();
   }
 
   private forwardResponseBody(chunk: Buffer): void {
@@ -361,7 +358,6 @@ export class HttpConnection {
       this.closed = true;
       return;
     }
-    this.client.setTimeout(this.opts.keepAliveTimeoutMs);
     this.client.resume();
     if (this.pending !== undefined) this.processPending();
     else this.endIfDrained();
@@ -376,7 +372,7 @@ export class HttpConnection {
     if (this.pending !== undefined) up.write(this.pending);
     this.pending = undefined;
     // From here on the connection is a byte pipe; the pool never sees this socket again.
-    (this.picked as PickedEndpoint).pool.active--;
+    (this.picked as PickedEndpoint).pool.detach(up);
     this.client.removeAllListeners('data');
     this.client.setTimeout(0);
     up.setTimeout(0);
@@ -390,7 +386,7 @@ export class HttpConnection {
     this.client.resume();
   }
 
-  private readonly onUpstreamEnd = (): void => {
+  onUpstreamEnd(): void {
     if (this.upstream === undefined) return;
     const res = this.resHead;
     if (res !== undefined && res.bodyKind === 'close') {
@@ -398,19 +394,15 @@ export class HttpConnection {
       return;
     }
     this.onUpstreamLost('reset');
-  };
+  }
 
-  private readonly onUpstreamError = (): void => {
-    if (this.upstream !== undefined) this.onUpstreamLost('reset');
-  };
-
-  private readonly onUpstreamTimeout = (): void => {
+  onUpstreamTimeout(): void {
     if (this.upstream === undefined) return;
     this.opts.events.upstreamError('timeout');
     this.dropUpstream();
     if (!this.responseStarted) this.failRequest(504, 'Gateway Timeout', 'the backend did not answer in time\n');
     else this.destroyBoth();
-  };
+  }
 
   private onUpstreamLost(reason: 'reset'): void {
     const head = this.head as RequestHead;
@@ -435,11 +427,6 @@ export class HttpConnection {
   private detachUpstream(): void {
     const up = this.upstream;
     if (up === undefined) return;
-    up.removeListener('data', this.onUpstreamData);
-    up.removeListener('end', this.onUpstreamEnd);
-    up.removeListener('close', this.onUpstreamEnd);
-    up.removeListener('error', this.onUpstreamError);
-    up.setTimeout(0);
     up.resume();
     this.upstream = undefined;
   }
@@ -475,7 +462,6 @@ export class HttpConnection {
       this.client.end();
       return;
     }
-    this.client.setTimeout(this.opts.keepAliveTimeoutMs);
     if (this.pending !== undefined) this.processPending();
     else this.endIfDrained();
   }

@@ -14,6 +14,62 @@ export const DEFAULT_POOL_OPTIONS: PoolOptions = { maxIdle: 128, idleTimeoutMs: 
 
 export type ConnectResult = { socket: Socket; reused: boolean } | { error: Error; reason: 'connect' | 'timeout' };
 
+/**
+ * Whoever holds an upstream socket gets its events. Each socket carries one permanent set of
+ * listeners that dispatch to its current owner, so handing a socket over costs no listener churn.
+ */
+export interface UpstreamOwner {
+  onUpstreamData(chunk: Buffer): void;
+  onUpstreamEnd(): void;
+  onUpstreamTimeout(): void;
+}
+
+const OWNER = Symbol('wharf.upstreamOwner');
+const POOL = Symbol('wharf.pool');
+type OwnedSocket = Socket & { [OWNER]?: UpstreamOwner; [POOL]?: UpstreamPool };
+
+function onData(this: OwnedSocket, chunk: Buffer): void {
+  const owner = this[OWNER];
+  if (owner) owner.onUpstreamData(chunk);
+  // Bytes from an idle backend are a protocol error: this socket must never carry a request again.
+  else this.destroy();
+}
+
+function onEnd(this: OwnedSocket): void {
+  const owner = this[OWNER];
+  if (owner) owner.onUpstreamEnd();
+  else {
+    this[POOL]?.forget(this);
+    this.destroy();
+  }
+}
+
+function onTimeout(this: OwnedSocket): void {
+  const owner = this[OWNER];
+  if (owner) owner.onUpstreamTimeout();
+  else this.destroy();
+}
+
+function install(socket: OwnedSocket, pool: UpstreamPool): void {
+  socket[POOL] = pool;
+  socket.on('data', onData);
+  socket.on('end', onEnd);
+  socket.on('close', onEnd);
+  socket.on('error', onEnd);
+  socket.on('timeout', onTimeout);
+}
+
+/** Takes a socket out of the dispatch scheme for good (an upgraded connection becomes a pipe). */
+export function disown(socket: Socket): void {
+  const s = socket as OwnedSocket;
+  s[OWNER] = undefined;
+  s.removeListener('data', onData);
+  s.removeListener('end', onEnd);
+  s.removeListener('close', onEnd);
+  s.removeListener('error', onEnd);
+  s.removeListener('timeout', onTimeout);
+}
+
 export class UpstreamPool {
   readonly host: string;
   readonly port: number;
@@ -29,20 +85,17 @@ export class UpstreamPool {
     this.opts = opts;
   }
 
-  /** An idle socket if one is alive, else a new connection, within connectTimeoutMs. */
-  acquire(connectTimeoutMs: number, done: (r: ConnectResult) => void): void {
+  /** An idle socket if one is alive, else a new connection, within connectTimeoutMs; events go to `owner`. */
+  acquire(connectTimeoutMs: number, owner: UpstreamOwner, done: (r: ConnectResult) => void): void {
     while (this.idle.length > 0) {
-      const s = this.idle.pop() as Socket;
+      const s = this.idle.pop() as OwnedSocket;
       if (s.destroyed || s.readyState !== 'open') continue;
-      s.removeListener('close', onIdleClose);
-      s.removeListener('error', onIdleError);
-      s.removeListener('data', onIdleData);
-      s.setTimeout(0);
+      s[OWNER] = owner;
       this.active++;
       done({ socket: s, reused: true });
       return;
     }
-    const socket: Socket = this.opts.tls
+    const socket: OwnedSocket = this.opts.tls
       ? tlsConnect({ host: this.host, port: this.port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], servername: isIP(this.host) ? undefined : this.host })
       : connect({ host: this.host, port: this.port, noDelay: true });
     const readyEvent = this.opts.tls ? 'secureConnect' : 'connect';
@@ -54,7 +107,11 @@ export class UpstreamPool {
       clearTimeout(timer);
       socket.removeListener('error', onError);
       socket.removeListener(readyEvent, onConnect);
-      if ('socket' in r) this.active++;
+      if ('socket' in r) {
+        install(socket, this);
+        socket[OWNER] = owner;
+        this.active++;
+      }
       done(r);
     };
     const onConnect = (): void => finish({ socket, reused: false });
@@ -67,20 +124,23 @@ export class UpstreamPool {
     socket.once('error', onError);
   }
 
-  /** Returns a socket after a complete exchange; `reusable` false destroys it. */
+  /** Returns a socket after an exchange; `reusable` false destroys it. Its events stop reaching the old owner. */
   release(socket: Socket, reusable: boolean): void {
+    const s = socket as OwnedSocket;
+    s[OWNER] = undefined;
     this.active--;
     if (!reusable || this.closed || socket.destroyed || this.idle.length >= this.opts.maxIdle) {
       socket.destroy();
       return;
     }
-    socket.setTimeout(this.opts.idleTimeoutMs, () => socket.destroy());
-    socket.once('close', onIdleClose);
-    socket.once('error', onIdleError);
-    // Bytes from an idle backend are a protocol error; that socket must never carry a request again.
-    socket.once('data', onIdleData);
-    (socket as Socket & { wharfPool?: UpstreamPool }).wharfPool = this;
+    socket.setTimeout(this.opts.idleTimeoutMs);
     this.idle.push(socket);
+  }
+
+  /** A socket that left the pool for good (upgraded): it no longer counts as active. */
+  detach(socket: Socket): void {
+    disown(socket);
+    this.active--;
   }
 
   idleCount(): number {
@@ -97,16 +157,4 @@ export class UpstreamPool {
     const i = this.idle.indexOf(socket);
     if (i !== -1) this.idle.splice(i, 1);
   }
-}
-
-function onIdleClose(this: Socket): void {
-  (this as Socket & { wharfPool?: UpstreamPool }).wharfPool?.forget(this);
-}
-
-function onIdleError(this: Socket): void {
-  this.destroy();
-}
-
-function onIdleData(this: Socket): void {
-  this.destroy();
 }

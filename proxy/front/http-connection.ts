@@ -37,6 +37,9 @@ function nextRequestId(): string {
 const VALID_REQUEST_ID = /^[\w.:@/+=-]{1,200}$/;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const MAX_PIPELINED_BYTES = 64 * 1024;
+// Bytes a socket may hold unsent before the other side is paused. Node's 16 KiB default would pause
+// on nearly every chunk of a large body; this keeps a few chunks in flight, still bounded per connection.
+const MAX_UNSENT_BYTES = 256 * 1024;
 
 export class HttpConnection implements UpstreamOwner {
   private readonly client: Socket;
@@ -188,7 +191,7 @@ export class HttpConnection implements UpstreamOwner {
       if (this.queued.length > 16) this.client.pause();
       return;
     }
-    if (!up.write(body)) {
+    if (!up.write(body) && up.writableLength > MAX_UNSENT_BYTES) {
       this.client.pause();
       up.once('drain', () => this.client.resume());
     }
@@ -335,7 +338,7 @@ export class HttpConnection implements UpstreamOwner {
       done = r.done;
     }
     const body = n === chunk.length ? chunk : chunk.subarray(0, n);
-    if (!this.client.write(body) && this.upstream !== undefined && !done) {
+    if (!this.client.write(body) && this.client.writableLength > MAX_UNSENT_BYTES && this.upstream !== undefined && !done) {
       const up = this.upstream;
       up.pause();
       this.client.once('drain', () => up.resume());

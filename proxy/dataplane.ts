@@ -133,6 +133,8 @@ export class Dataplane implements Decider {
   }
 
   private httpsPort = 443;
+  private currentHeaders: readonly string[] = [];
+  private readonly headerLookup = (name: string): string | undefined => headerValue(this.currentHeaders, name);
 
   /** Stops accepting, then gives open connections up to `graceMs` to finish before cutting them. */
   async close(graceMs: number): Promise<void> {
@@ -164,7 +166,9 @@ export class Dataplane implements Decider {
 
   decide(head: RequestHead, ctx: RequestContext): Decision {
     const live = this.live;
-    const m = live.router.match(head.host, head.path, (name) => headerValue(head.headers, name), Math.random() * 100);
+    // One lookup function for all requests: match() is synchronous, so the current head is safe to share.
+    this.currentHeaders = head.headers;
+    const m = live.router.match(head.host, head.path, this.headerLookup, Math.random() * 100);
     const backendKey = m.backend;
     const route: Route | undefined = m.route;
     if (route !== undefined) {

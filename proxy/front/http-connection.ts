@@ -37,6 +37,8 @@ function nextRequestId(): string {
 const VALID_REQUEST_ID = /^[\w.:@/+=-]{1,200}$/;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const MAX_PIPELINED_BYTES = 64 * 1024;
+/** Answers up to this size that arrive whole are copied into one buffer with their head. */
+const SMALL_BODY_BYTES = 16 * 1024;
 // Bytes a socket may hold unsent before the other side is paused. Node's 16 KiB default would pause
 // on nearly every chunk of a large body; this keeps a few chunks in flight, still bounded per connection.
 const MAX_UNSENT_BYTES = 256 * 1024;
@@ -229,7 +231,7 @@ export class HttpConnection implements UpstreamOwner {
     this.upstreamReused = r.reused;
     const head = this.head as RequestHead;
     const decision = this.decision as ProxyDecision;
-    up.setTimeout(decision.readTimeoutMs);
+    if (up.timeout !== decision.readTimeoutMs) up.setTimeout(decision.readTimeoutMs);
     let requestId = '';
     const h = head.headers;
     for (let i = 0; i < h.length; i += 2) {
@@ -308,14 +310,30 @@ export class HttpConnection implements UpstreamOwner {
     const keepAliveHttp10 = head.versionMinor === 0 && !this.clientClose;
     const cookie = this.picked?.setCookie;
     const extraHeaders = cookie === undefined ? this.decision?.responseHeaders : { ...this.decision?.responseHeaders, 'Set-Cookie': cookie };
-    // Head and the first body bytes leave in one write (cork), not two packets.
-    const client = this.client;
-    client.cork();
-    client.write(buildClientResponseHead(res, { close: this.clientClose, keepAliveHttp10, extraHeaders }), 'latin1');
+    const text = buildClientResponseHead(res, { close: this.clientClose, keepAliveHttp10, extraHeaders });
     this.resRemaining = res.bodyKind === 'length' ? (res.contentLength ?? 0) : 0;
     this.resScanner = res.bodyKind === 'chunked' ? new ChunkedScanner() : undefined;
-    if (res.bodyKind === 'none' || (res.bodyKind === 'length' && this.resRemaining === 0)) this.finishExchange(rest === undefined);
-    else if (rest !== undefined) this.forwardResponseBody(rest);
+    if (res.bodyKind === 'none' || (res.bodyKind === 'length' && this.resRemaining === 0)) {
+      this.client.write(text, 'latin1');
+      this.finishExchange(rest === undefined);
+      return;
+    }
+    if (rest !== undefined && res.bodyKind === 'length' && rest.length === this.resRemaining && rest.length <= SMALL_BODY_BYTES) {
+      // The whole small answer arrived with its head: one buffer, one plain write (no writev path).
+      const headLength = text.length;
+      const out = Buffer.allocUnsafe(headLength + rest.length);
+      out.write(text, 0, headLength, 'latin1');
+      rest.copy(out, headLength);
+      this.resRemaining = 0;
+      this.client.write(out);
+      this.finishExchange(true);
+      return;
+    }
+    // Otherwise head and the first body bytes still leave together (cork), not as two packets.
+    const client = this.client;
+    client.cork();
+    client.write(text, 'latin1');
+    if (rest !== undefined) this.forwardResponseBody(rest);
     client.uncork();
   }
 

@@ -133,7 +133,8 @@ export class UpstreamPool {
       socket.destroy();
       return;
     }
-    socket.setTimeout(this.opts.idleTimeoutMs);
+    // Re-arming a socket timer costs a timer-list move; with equal read and idle timeouts there is none.
+    if (socket.timeout !== this.opts.idleTimeoutMs) socket.setTimeout(this.opts.idleTimeoutMs);
     this.idle.push(socket);
   }
 

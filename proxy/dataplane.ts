@@ -10,6 +10,7 @@ import { HttpConnection, type ConnectionEvents } from './front/http-connection.t
 import type { RequestHead } from './http1/types.ts';
 import { startListeners, type Listeners } from './listeners.ts';
 import { compileRouter, type CompiledRouter } from './router.ts';
+import { hostWithoutPort } from './router/host.ts';
 import { sourceAllowed } from './source-ranges.ts';
 import { CertificateSet } from './tls/certificate-set.ts';
 import { BackendRuntime } from './upstream/backend-runtime.ts';
@@ -177,7 +178,7 @@ export class Dataplane implements Decider {
       // TLS is a property of the request's host (even when its routes fell back to the `*` rules).
       if (!ctx.secure && (o.forceSslRedirect || (o.sslRedirect && (m.vhost?.tlsSecret !== undefined || this.certs.hasCertificate(head.host))))) {
         const port = this.httpsPort === 443 ? '' : `:${this.httpsPort}`;
-        return redirect(308, 'Permanent Redirect', `https://${stripPort(head.host)}${port}${head.path}${head.query}`);
+        return redirect(308, 'Permanent Redirect', `https://${hostWithoutPort(head.host)}${port}${head.path}${head.query}`);
       }
       if (o.permanentRedirect) return redirect(301, 'Moved Permanently', o.permanentRedirect);
       if (o.temporalRedirect) return redirect(302, 'Found', o.temporalRedirect);
@@ -223,11 +224,3 @@ function headerValue(headers: readonly string[], lowerName: string): string | un
   return undefined;
 }
 
-function stripPort(host: string): string {
-  if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    return end === -1 ? host : host.slice(0, end + 1);
-  }
-  const colon = host.indexOf(':');
-  return colon === -1 ? host : host.slice(0, colon);
-}

@@ -25,6 +25,16 @@ export function normalizeRequestHost(host: string): string {
   return h.toLowerCase();
 }
 
+/** `host:8080` → `host`, `[::1]:443` → `[::1]`: the Host header as written, minus its port (for URLs). */
+export function hostWithoutPort(host: string): string {
+  if (host.charCodeAt(0) === 91 /* [ */) {
+    const end = host.indexOf(']');
+    return end === -1 ? host : host.slice(0, end + 1);
+  }
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
 /** The path part of a request-target: the query and fragment are not part of what routes match. */
 export function routingPath(path: string): string {
   let end = path.indexOf('?');

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { ServedCertificate } from '../../src/tls/certificates.ts';
+import { normalizeRequestHost } from '../router/host.ts';
 
 export const TLS_OPTIONS = {
   minVersion: 'TLSv1.2',
@@ -48,7 +49,7 @@ export class CertificateSet {
 
   /** True when a Secret (not the default) covers this Host header's name. */
   hasCertificate(hostHeader: string): boolean {
-    const ctx = this.contextFor(hostWithoutPort(hostHeader));
+    const ctx = this.contextFor(normalizeRequestHost(hostHeader));
     return ctx !== this.defaultContext;
   }
 
@@ -66,8 +67,3 @@ export class CertificateSet {
   }
 }
 
-function hostWithoutPort(host: string): string {
-  if (host.startsWith('[')) return host.slice(1, Math.max(1, host.indexOf(']')));
-  const colon = host.indexOf(':');
-  return colon === -1 ? host : host.slice(0, colon);
-}

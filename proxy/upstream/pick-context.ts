@@ -3,6 +3,7 @@
 import type { BalancePolicy } from '../../src/model/table.ts';
 import type { RequestHead } from '../http1/types.ts';
 import type { PickContext } from './backend-runtime.ts';
+import { hostWithoutPort } from '../router/host.ts';
 
 export type PickContextReader = (head: RequestHead, clientAddress: string) => PickContext;
 
@@ -95,11 +96,3 @@ function queryArg(query: string, name: string): string | undefined {
   return undefined;
 }
 
-function hostWithoutPort(host: string): string {
-  if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    return end === -1 ? host : host.slice(0, end + 1);
-  }
-  const colon = host.indexOf(':');
-  return colon === -1 ? host : host.slice(0, colon);
-}

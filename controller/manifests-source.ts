@@ -78,6 +78,8 @@ export interface ManifestsSourceOptions {
   /** Called after every (re)load with the current problems, so they reach the admin API and metrics. */
   onProblems?: (problems: ManifestProblem[]) => void;
   debounceMs?: number;
+  /** --watch-namespace: namespaced objects elsewhere are ignored (IngressClasses are cluster-wide). */
+  namespace?: string;
 }
 
 export class ManifestsSource {
@@ -158,6 +160,7 @@ export class ManifestsSource {
     const byKind = new Map<WatchedKind, Map<string, KubeObject>>(WATCHED_KINDS.map((k) => [k, new Map()]));
     for (const [file, state] of [...this.files.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
       for (const { kind, obj } of state.objects) {
+        if (this.opts.namespace !== undefined && kind !== 'IngressClass' && obj.metadata.namespace !== this.opts.namespace) continue;
         const map = byKind.get(kind) as Map<string, KubeObject>;
         const key = objectKey(obj);
         if (map.has(key)) this.opts.log.warn('manifests: object defined twice; the later file wins', { kind, object: key, file });

@@ -50,7 +50,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   if (!config.manifests) {
     throw new WharfError('WHARF_E_CONFIG', 'no source of objects: the Kubernetes API source is not available in this build; run with --manifests DIR');
   }
-  const source = new ManifestsSource({ dir: config.manifests, store, log, onProblems: (p) => (sourceProblems = p) });
+  const source = new ManifestsSource({ dir: config.manifests, store, log, namespace: config.watchNamespace, onProblems: (p) => (sourceProblems = p) });
   const defaultCertificate = await generateDefaultCertificate();
   const dataplane = new Dataplane({ log, metrics, defaultCertificate });
 

@@ -80,3 +80,18 @@ test('a missing directory is a clear error', async () => {
   const source = new ManifestsSource({ dir: '/nonexistent/wharf-manifests', store: new Store(), log: quiet });
   await assert.rejects(source.start(), (err: unknown) => err instanceof WharfError && err.code === 'WHARF_E_MANIFEST_DIR' && /no such directory/.test(err.message));
 });
+
+test('--watch-namespace keeps only that namespace (and cluster-wide IngressClasses)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'wharf-ns-'));
+  const store = new Store();
+  await writeFile(join(dir, 'all.yaml'), 'kind: Service\nmetadata: {name: a, namespace: team-a}\n---\nkind: Service\nmetadata: {name: b, namespace: team-b}\n---\nkind: IngressClass\nmetadata: {name: wharf}\n');
+  const source = new ManifestsSource({ dir, store, log: quiet, namespace: 'team-a' });
+  try {
+    await source.start();
+    assert.deepEqual(store.snapshot().services.map((s) => `${s.metadata.namespace}/${s.metadata.name}`), ['team-a/a']);
+    assert.equal(store.snapshot().ingressClasses.length, 1);
+  } finally {
+    source.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

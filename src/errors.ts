@@ -1,5 +1,5 @@
 // The one registry of wharf's error codes: each code has a stable meaning that logs, Events, metrics and docs share.
-// Add codes here, never inline strings elsewhere; the README table is generated from this list by hand review.
+// Add codes here, never inline strings elsewhere; a test keeps the README's table in step with this list.
 
 export const ERROR_CODES = {
   WHARF_E_CONFIG: 'A command-line flag or WHARF_* environment variable is unknown or has a bad value.',

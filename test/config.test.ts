@@ -58,3 +58,10 @@ for (const [argv, env, message] of bad) {
     assert.throws(() => parseServeArgs(argv, env), (err: unknown) => err instanceof WharfError && err.code === 'WHARF_E_CONFIG' && message.test(err.message));
   });
 }
+
+test('the README lists every error code with its meaning', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { ERROR_CODES } = await import('../src/errors.ts');
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  for (const [code, meaning] of Object.entries(ERROR_CODES)) assert.ok(readme.includes(`| \`${code}\` | ${meaning} |`), `README lists ${code}`);
+});

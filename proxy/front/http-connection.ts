@@ -37,6 +37,8 @@ function nextRequestId(): string {
 const VALID_REQUEST_ID = /^[\w.:@/+=-]{1,200}$/;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const MAX_PIPELINED_BYTES = 64 * 1024;
+/** What a closing connection still reads (and discards) from a client that keeps sending, before it is cut. */
+const MAX_LINGER_BYTES = 1024 * 1024;
 /** Answers up to this size that arrive whole are copied into one buffer with their head. */
 const SMALL_BODY_BYTES = 16 * 1024;
 // Bytes a socket may hold unsent before the other side is paused. Node's 16 KiB default would pause
@@ -73,6 +75,15 @@ export class HttpConnection implements UpstreamOwner {
   private clientEnded = false;
   /** When the request head went upstream; the time to the response head feeds the balancer. */
   private sentAt = 0;
+  /** Bumped for every connect attempt and exchange reset, so a late connect result for an old attempt is recognised. */
+  private attemptSeq = 0;
+  /** The one stale-socket retry an exchange may use. */
+  private retriedStale = false;
+  /** True while processPending's loop runs: answers written inside it must not re-enter it. */
+  private looping = false;
+  private waitingForDrain = false;
+  private lingered = 0;
+  private upstreamDrain: (() => void) | undefined;
 
   constructor(client: Socket, opts: ConnectionOptions) {
     this.client = client;
@@ -86,6 +97,12 @@ export class HttpConnection implements UpstreamOwner {
   }
 
   private onClientData(chunk: Buffer): void {
+    if (this.closed) {
+      // The answer is out and the connection is ending; what the client still sends is read and dropped, up to a bound.
+      this.lingered += chunk.length;
+      if (this.lingered > MAX_LINGER_BYTES) this.client.destroy();
+      return;
+    }
     if (this.head !== undefined && !this.requestDone) {
       const rest = this.takeRequestBody(chunk);
       if (rest === undefined || rest.length === 0) return;
@@ -96,28 +113,53 @@ export class HttpConnection implements UpstreamOwner {
     else if (this.pending.length > MAX_PIPELINED_BYTES) this.client.pause();
   }
 
-  /** Parses and starts the next request if a whole head is buffered. */
+  /**
+   * Starts the buffered requests one after another. A loop, not recursion: answers wharf writes itself
+   * complete synchronously, and thousands of pipelined ones must not grow the stack. It stops while the
+   * client is not reading its answers, so pipelining cannot make wharf buffer without bound.
+   */
   private processPending(): void {
-    const buf = this.pending;
-    if (buf === undefined || this.closed) return;
-    const r = parseRequestHead(buf, 0, DEFAULT_HEAD_LIMITS, this.scanFrom);
-    if (r.kind === 'incomplete') {
-      this.scanFrom = r.resumeAt;
-      // A partial head after the client's FIN can never complete.
-      if (this.clientEnded) {
-        this.pending = undefined;
-        this.endIfDrained();
+    if (this.looping) return;
+    this.looping = true;
+    try {
+      while (this.head === undefined && !this.closed && this.pending !== undefined) {
+        if (this.client.writableLength > MAX_UNSENT_BYTES) {
+          this.waitForClientDrain();
+          return;
+        }
+        const buf = this.pending;
+        const r = parseRequestHead(buf, 0, DEFAULT_HEAD_LIMITS, this.scanFrom);
+        if (r.kind === 'incomplete') {
+          this.scanFrom = r.resumeAt;
+          // A partial head after the client's FIN can never complete.
+          if (this.clientEnded) this.pending = undefined;
+          break;
+        }
+        this.scanFrom = 0;
+        if (r.kind === 'error') {
+          this.pending = undefined;
+          this.respondAndClose(r.status, reasonPhrase(r.status), `${r.reason}\n`);
+          return;
+        }
+        this.pending = r.end < buf.length ? buf.subarray(r.end) : undefined;
+        this.startExchange(r.head);
       }
-      return;
+    } finally {
+      this.looping = false;
     }
-    this.scanFrom = 0;
-    if (r.kind === 'error') {
-      this.pending = undefined;
-      this.respondAndClose(r.status, reasonPhrase(r.status), `${r.reason}\n`);
-      return;
-    }
-    this.pending = r.end < buf.length ? buf.subarray(r.end) : undefined;
-    this.startExchange(r.head);
+    this.endIfDrained();
+  }
+
+  private waitForClientDrain(): void {
+    this.client.pause();
+    if (this.waitingForDrain) return;
+    this.waitingForDrain = true;
+    this.client.once('drain', () => {
+      this.waitingForDrain = false;
+      if (this.closed) return;
+      this.client.resume();
+      this.processPending();
+    });
   }
 
   private startExchange(head: RequestHead): void {
@@ -175,7 +217,8 @@ export class HttpConnection implements UpstreamOwner {
       this.reqRemaining -= n;
       if (this.reqRemaining === 0) this.requestDone = true;
     }
-    this.reqBodyBytes += body.length;
+    // Chunked framing is not payload: the limit counts what the chunks carry.
+    this.reqBodyBytes = this.reqScanner !== undefined ? this.reqScanner.dataBytes : this.reqBodyBytes + body.length;
     const limit = this.decision?.maxBodyBytes ?? 0;
     if (limit > 0 && this.reqBodyBytes > limit) {
       this.failRequest(413, 'Content Too Large', `request body larger than ${limit} bytes\n`);
@@ -193,9 +236,14 @@ export class HttpConnection implements UpstreamOwner {
       if (this.queued.length > 16) this.client.pause();
       return;
     }
-    if (!up.write(body) && up.writableLength > MAX_UNSENT_BYTES) {
+    if (!up.write(body) && up.writableLength > MAX_UNSENT_BYTES && this.upstreamDrain === undefined) {
       this.client.pause();
-      up.once('drain', () => this.client.resume());
+      const onDrain = (): void => {
+        this.upstreamDrain = undefined;
+        this.client.resume();
+      };
+      this.upstreamDrain = onDrain;
+      up.once('drain', onDrain);
     }
   }
 
@@ -208,7 +256,15 @@ export class HttpConnection implements UpstreamOwner {
     }
     this.picked = picked;
     this.attempts++;
-    picked.pool.acquire(decision.connectTimeoutMs, this, (r) => this.onUpstreamConnected(r));
+    const attempt = ++this.attemptSeq;
+    picked.pool.acquire(decision.connectTimeoutMs, this, (r) => {
+      // The exchange may have ended (client error, 413, close) while this connect was pending.
+      if (attempt !== this.attemptSeq || this.closed) {
+        if ('socket' in r) picked.pool.release(r.socket, false);
+        return;
+      }
+      this.onUpstreamConnected(r);
+    });
   }
 
   private onUpstreamConnected(r: ConnectResult): void {
@@ -223,12 +279,10 @@ export class HttpConnection implements UpstreamOwner {
       return;
     }
     const up = r.socket;
-    if (this.closed) {
-      picked.pool.release(up, false);
-      return;
-    }
     this.upstream = up;
     this.upstreamReused = r.reused;
+    this.resBuf = undefined;
+    this.resScanFrom = 0;
     const head = this.head as RequestHead;
     const decision = this.decision as ProxyDecision;
     if (up.timeout !== decision.readTimeoutMs) up.setTimeout(decision.readTimeoutMs);
@@ -276,7 +330,7 @@ export class HttpConnection implements UpstreamOwner {
       this.resScanFrom = 0;
       if (r.kind === 'error') {
         this.opts.events.upstreamError('protocol');
-        this.dropUpstream();
+        this.dropUpstream(true);
         this.failRequest(502, 'Bad Gateway', `the backend sent an invalid response: ${r.reason}\n`);
         return;
       }
@@ -284,10 +338,20 @@ export class HttpConnection implements UpstreamOwner {
       this.resBuf = rest;
       const res = r.head;
       if (res.status >= 100 && res.status < 200 && res.status !== 101) {
-        // Interim answers (100 Continue, 103 Early Hints) pass through; the final one follows.
-        this.responseStarted = true;
-        this.client.write(buildClientResponseHead(res, { close: false, keepAliveHttp10: false }), 'latin1');
+        // Interim answers (100 Continue, 103 Early Hints) pass through, except to HTTP/1.0 clients
+        // (RFC 9110 §15.2); the final one follows.
+        if (head.versionMinor === 1) {
+          this.responseStarted = true;
+          this.client.write(buildClientResponseHead(res, { close: false, keepAliveHttp10: false }), 'latin1');
+        }
         continue;
+      }
+      if (res.status === 101 && head.upgrade === undefined) {
+        // Switching protocols that nobody asked for would turn this client connection into a raw pipe.
+        this.opts.events.upstreamError('protocol');
+        this.dropUpstream(true);
+        this.failRequest(502, 'Bad Gateway', 'the backend switched protocols without being asked\n');
+        return;
       }
       this.resHead = res;
       (this.decision as ProxyDecision).runtime.report(this.picked as PickedEndpoint, 'ok', performance.now() - this.sentAt);
@@ -349,7 +413,7 @@ export class HttpConnection implements UpstreamOwner {
       const r = (this.resScanner as ChunkedScanner).push(chunk, 0, chunk.length);
       if (r.error !== undefined) {
         this.opts.events.upstreamError('protocol');
-        this.destroyBoth();
+        this.destroyBoth(true);
         return;
       }
       n = r.consumed;
@@ -379,9 +443,12 @@ export class HttpConnection implements UpstreamOwner {
       this.closed = true;
       return;
     }
+    if (this.client.writableLength > MAX_UNSENT_BYTES) {
+      this.waitForClientDrain();
+      return;
+    }
     this.client.resume();
-    if (this.pending !== undefined) this.processPending();
-    else this.endIfDrained();
+    this.processPending();
   }
 
   private tunnel(res: ResponseHead, rest: Buffer | undefined): void {
@@ -417,12 +484,26 @@ export class HttpConnection implements UpstreamOwner {
     this.onUpstreamLost('reset');
   }
 
+  /** A reset or an abrupt close: never a clean end, even for a close-delimited body. */
+  onUpstreamError(): void {
+    if (this.upstream === undefined) return;
+    if (this.responseStarted) {
+      this.opts.events.upstreamError('reset');
+      this.destroyBoth(true);
+      return;
+    }
+    this.onUpstreamLost('reset');
+  }
+
   onUpstreamTimeout(): void {
     if (this.upstream === undefined) return;
     this.opts.events.upstreamError('timeout');
-    this.dropUpstream();
-    if (!this.responseStarted) this.failRequest(504, 'Gateway Timeout', 'the backend did not answer in time\n');
-    else this.destroyBoth();
+    // A backend still waiting for a body the client has not sent is not at fault.
+    const backendAtFault = this.requestDone;
+    this.dropUpstream(backendAtFault);
+    if (this.responseStarted) this.destroyBoth(true);
+    else if (backendAtFault) this.failRequest(504, 'Gateway Timeout', 'the backend did not answer in time\n');
+    else this.failRequest(408, 'Request Timeout', 'the request body did not arrive in time\n');
   }
 
   private onUpstreamLost(reason: 'reset'): void {
@@ -431,13 +512,13 @@ export class HttpConnection implements UpstreamOwner {
     // A reused socket closed under us says more about keep-alive timing than the endpoint's health.
     this.dropUpstream(!wasReused);
     if (this.responseStarted) {
-      this.destroyBoth();
+      this.destroyBoth(true);
       return;
     }
     // A kept-alive socket the backend closed just as we reused it: safe to repeat an idempotent request once.
     const bodyless = !head.chunked && (head.contentLength ?? 0) === 0;
-    if (wasReused && bodyless && IDEMPOTENT.has(head.method) && this.attempts <= this.opts.maxConnectAttempts && !this.closed) {
-      this.resBuf = undefined;
+    if (wasReused && bodyless && IDEMPOTENT.has(head.method) && !this.retriedStale && !this.closed) {
+      this.retriedStale = true;
       this.connectUpstream(undefined);
       return;
     }
@@ -448,18 +529,22 @@ export class HttpConnection implements UpstreamOwner {
   private detachUpstream(): void {
     const up = this.upstream;
     if (up === undefined) return;
+    if (this.upstreamDrain !== undefined) {
+      up.removeListener('drain', this.upstreamDrain);
+      this.upstreamDrain = undefined;
+    }
     up.resume();
     this.upstream = undefined;
   }
 
-  /** Closes the upstream socket after a failure; the endpoint is reported as failed once. */
-  private dropUpstream(reportFailure = true): void {
+  /** Closes the upstream socket; `backendAtFault` reports the endpoint as failed (passive health). */
+  private dropUpstream(backendAtFault = false): void {
     const up = this.upstream;
     this.detachUpstream();
     if (up === undefined) return;
     const picked = this.picked as PickedEndpoint;
     picked.pool.release(up, false);
-    if (reportFailure && this.resHead === undefined) this.decision?.runtime.report(picked, 'failed', performance.now() - this.sentAt);
+    if (backendAtFault && this.resHead === undefined) this.decision?.runtime.report(picked, 'failed', performance.now() - this.sentAt);
   }
 
   /** The request cannot be served: answer if nothing was sent yet, else cut the connection. */
@@ -483,8 +568,8 @@ export class HttpConnection implements UpstreamOwner {
       this.client.end();
       return;
     }
-    if (this.pending !== undefined) this.processPending();
-    else this.endIfDrained();
+    // Inside processPending's loop the loop goes on by itself; from elsewhere, start it.
+    this.processPending();
   }
 
   private respondAndClose(status: number, reason: string, body: string): void {
@@ -503,10 +588,12 @@ export class HttpConnection implements UpstreamOwner {
     this.resScanner = undefined;
     this.resScanFrom = 0;
     this.responseStarted = false;
+    this.retriedStale = false;
+    this.attemptSeq++;
   }
 
-  private destroyBoth(): void {
-    this.dropUpstream();
+  private destroyBoth(backendAtFault = false): void {
+    this.dropUpstream(backendAtFault);
     this.closed = true;
     this.client.destroy();
   }
@@ -516,9 +603,14 @@ export class HttpConnection implements UpstreamOwner {
   }
 
   private onClientEnd(): void {
-    // A client that half-closes after its request still gets the answer, then the connection ends.
     this.clientEnded = true;
-    if (this.head === undefined) this.endIfDrained();
+    if (this.head !== undefined && !this.requestDone) {
+      // FIN in the middle of a body: the request can never complete; the backend is not at fault.
+      this.destroyBoth(false);
+      return;
+    }
+    // A client that half-closes after its request still gets the answer, then the connection ends.
+    if (this.head === undefined) this.processPending();
   }
 
   /** After the client's FIN, answer what it pipelined before it, then end. */

@@ -20,7 +20,10 @@ export type ConnectResult = { socket: Socket; reused: boolean } | { error: Error
  */
 export interface UpstreamOwner {
   onUpstreamData(chunk: Buffer): void;
+  /** The backend's FIN: the clean end of a close-delimited body. */
   onUpstreamEnd(): void;
+  /** A reset, an error or a close without FIN. */
+  onUpstreamError(): void;
   onUpstreamTimeout(): void;
 }
 
@@ -44,6 +47,15 @@ function onEnd(this: OwnedSocket): void {
   }
 }
 
+function onError(this: OwnedSocket): void {
+  const owner = this[OWNER];
+  if (owner) owner.onUpstreamError();
+  else {
+    this[POOL]?.forget(this);
+    this.destroy();
+  }
+}
+
 function onTimeout(this: OwnedSocket): void {
   const owner = this[OWNER];
   if (owner) owner.onUpstreamTimeout();
@@ -54,8 +66,8 @@ function install(socket: OwnedSocket, pool: UpstreamPool): void {
   socket[POOL] = pool;
   socket.on('data', onData);
   socket.on('end', onEnd);
-  socket.on('close', onEnd);
-  socket.on('error', onEnd);
+  socket.on('close', onError);
+  socket.on('error', onError);
   socket.on('timeout', onTimeout);
 }
 
@@ -65,8 +77,8 @@ export function disown(socket: Socket): void {
   s[OWNER] = undefined;
   s.removeListener('data', onData);
   s.removeListener('end', onEnd);
-  s.removeListener('close', onEnd);
-  s.removeListener('error', onEnd);
+  s.removeListener('close', onError);
+  s.removeListener('error', onError);
   s.removeListener('timeout', onTimeout);
 }
 

@@ -6,6 +6,7 @@ import type { WharfMetrics } from '../src/metrics.ts';
 import type { Backend, BackendKey, Route, RoutingTable } from '../src/model/table.ts';
 import type { ServedCertificate } from '../src/tls/certificates.ts';
 import type { Decider, Decision, RequestContext } from './front/decision.ts';
+import { hasDotSegment } from './front/dot-segments.ts';
 import { HttpConnection, type ConnectionEvents } from './front/http-connection.ts';
 import type { RequestHead } from './http1/types.ts';
 import { startListeners, type Listeners } from './listeners.ts';
@@ -166,6 +167,7 @@ export class Dataplane implements Decider {
   }
 
   decide(head: RequestHead, ctx: RequestContext): Decision {
+    if (hasDotSegment(head.path)) return { kind: 'respond', status: 400, reason: 'Bad Request', body: 'the path has a "." or ".." segment; send the resolved path\n' };
     const live = this.live;
     // One lookup function for all requests: match() is synchronous, so the current head is safe to share.
     this.currentHeaders = head.headers;

@@ -145,3 +145,12 @@ test('a request to a dead endpoint is retried elsewhere, and all dead answers 50
   assert.equal(statusOf(reply), 502);
   assert.match(reply, /could not connect to the backend/);
 });
+
+test('a path with dot segments is refused before routing', async () => {
+  for (const path of ['/x/../admin', '/x/%2e%2e/admin']) {
+    const reply = await raw(fx.wharf.httpPort, `GET ${path} HTTP/1.1\r\nHost: wire.test\r\nConnection: close\r\n\r\n`);
+    assert.equal(statusOf(reply), 400, path);
+  }
+  // A dot that starts a name is fine: it is routed (the backend here is the dead one of the test above, so 502).
+  assert.notEqual(statusOf(await raw(fx.wharf.httpPort, 'GET /.well-known/x HTTP/1.1\r\nHost: wire.test\r\nConnection: close\r\n\r\n')), 400);
+});

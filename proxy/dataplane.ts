@@ -204,6 +204,7 @@ export class Dataplane implements Decider {
       runtime,
       connectTimeoutMs: o?.timeouts.connectMs ?? 5_000,
       readTimeoutMs: o?.timeouts.readMs ?? 60_000,
+      sendTimeoutMs: o?.timeouts.sendMs ?? 60_000,
       maxBodyBytes: o?.maxBodyBytes ?? 0,
       target: m.rewrittenPath !== undefined ? m.rewrittenPath + head.query : undefined,
       responseHeaders: o?.customHeaders,

@@ -38,7 +38,7 @@ test('a request that fails while its connect is pending does not touch the late 
     release: (_s: Socket, reusable: boolean) => released.push(reusable),
   };
   const runtime = { pick: () => ({ endpoint: { address: '127.0.0.91', port: 1, ready: true, terminating: false }, pool }), report: () => {}, readyCount: () => 1, backend: { service: { namespace: 'r', name: 'ok' } } };
-  const decision = { kind: 'proxy', runtime, connectTimeoutMs: 1000, readTimeoutMs: 1000, maxBodyBytes: 0 } as unknown as ProxyDecision;
+  const decision = { kind: 'proxy', runtime, connectTimeoutMs: 1000, readTimeoutMs: 1000, sendTimeoutMs: 1000, maxBodyBytes: 0 } as unknown as ProxyDecision;
   const server = createServer({ allowHalfOpen: true }, (sock) => new HttpConnection(sock, { decider: { decide: () => decision }, secure: false, events: { response: () => {}, upstreamError: () => {} }, keepAliveTimeoutMs: 5000, maxConnectAttempts: 3 }));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const addr = server.address();

@@ -154,3 +154,27 @@ test('a path with dot segments is refused before routing', async () => {
   // A dot that starts a name is fine: it is routed (the backend here is the dead one of the test above, so 502).
   assert.notEqual(statusOf(await raw(fx.wharf.httpPort, 'GET /.well-known/x HTTP/1.1\r\nHost: wire.test\r\nConnection: close\r\n\r\n')), 400);
 });
+
+test('proxy-send-timeout applies while the body goes up: a stalled upload gets 408, not the read timeout', async () => {
+  await fx.write('svc.yaml', serviceYaml('default', 'echo', port, [{ address: '127.0.0.41' }]));
+  await fx.write(
+    'slow.yaml',
+    `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: slow
+  namespace: default
+  annotations: {wharf.dev/proxy-send-timeout: "1", wharf.dev/proxy-read-timeout: "30"}
+spec:
+  ingressClassName: wharf
+  rules: [{host: slow.test, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: echo, port: {number: 80}}}}]}}]
+`,
+  );
+  await fx.wharf.settled();
+  await new Promise((r) => setTimeout(r, 200));
+  await fx.wharf.settled();
+  fx.wharf.rebuildNow();
+  // Half the body, then silence: only the send timeout (1 s) can end this before the 30 s read timeout.
+  const reply = await raw(fx.wharf.httpPort, 'POST /up HTTP/1.1\r\nHost: slow.test\r\nContent-Length: 10\r\n\r\nhello', 20_000);
+  assert.equal(statusOf(reply), 408, reply);
+});

@@ -7,7 +7,10 @@ export interface ProxyDecision {
   kind: 'proxy';
   runtime: BackendRuntime;
   connectTimeoutMs: number;
+  /** Backend inactivity limit once the whole request is sent (proxy-read-timeout). */
   readTimeoutMs: number;
+  /** Backend inactivity limit while the request body is still going up (proxy-send-timeout). */
+  sendTimeoutMs: number;
   /** 0 = unlimited. */
   maxBodyBytes: number;
   /** New path+query for the upstream, when a rewrite applies. */

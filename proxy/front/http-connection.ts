@@ -217,6 +217,7 @@ export class HttpConnection implements UpstreamOwner {
       this.reqRemaining -= n;
       if (this.reqRemaining === 0) this.requestDone = true;
     }
+    if (this.requestDone) this.bodySent();
     // Chunked framing is not payload: the limit counts what the chunks carry.
     this.reqBodyBytes = this.reqScanner !== undefined ? this.reqScanner.dataBytes : this.reqBodyBytes + body.length;
     const limit = this.decision?.maxBodyBytes ?? 0;
@@ -226,6 +227,13 @@ export class HttpConnection implements UpstreamOwner {
     }
     if (body.length > 0) this.sendUpstream(body);
     return rest;
+  }
+
+  /** The last body byte is on its way: from now on the backend is waiting to answer, not to read. */
+  private bodySent(): void {
+    const up = this.upstream;
+    const limit = this.decision?.readTimeoutMs;
+    if (up !== undefined && limit !== undefined && up.timeout !== limit) up.setTimeout(limit);
   }
 
   private sendUpstream(body: Buffer): void {
@@ -285,7 +293,9 @@ export class HttpConnection implements UpstreamOwner {
     this.resScanFrom = 0;
     const head = this.head as RequestHead;
     const decision = this.decision as ProxyDecision;
-    if (up.timeout !== decision.readTimeoutMs) up.setTimeout(decision.readTimeoutMs);
+    // One inactivity timer per socket: the send limit while the body goes up, then the read limit.
+    const limit = this.requestDone ? decision.readTimeoutMs : decision.sendTimeoutMs;
+    if (up.timeout !== limit) up.setTimeout(limit);
     let requestId = '';
     const h = head.headers;
     for (let i = 0; i < h.length; i += 2) {

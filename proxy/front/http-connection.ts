@@ -1,6 +1,5 @@
 // One client connection of the HTTP/1.1 front end: parses request heads, asks the Decider where
 // each goes, and splices bodies both ways between the client and a pooled upstream socket.
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { ChunkedScanner } from '../http1/chunked.ts';
 import { parseRequestHead } from '../http1/request-head.ts';
@@ -10,6 +9,7 @@ import type { PickedEndpoint } from '../upstream/backend-runtime.ts';
 import type { ConnectResult, UpstreamOwner } from '../upstream/pool.ts';
 import type { Decider, ProxyDecision } from './decision.ts';
 import { buildClientResponseHead, buildUpstreamRequestHead, localResponse } from './forward-head.ts';
+import { requestIdFor } from './request-id.ts';
 
 export interface ConnectionEvents {
   response(statusCode: number): void;
@@ -26,15 +26,6 @@ export interface ConnectionOptions {
   maxConnectAttempts: number;
 }
 
-const REQUEST_ID_PREFIX = randomBytes(6).toString('hex');
-let requestCounter = 0;
-// Unique per process and cheap: a random prefix plus a counter, 28 hex digits in all.
-function nextRequestId(): string {
-  requestCounter = (requestCounter + 1) % 0x10000000000;
-  return REQUEST_ID_PREFIX + requestCounter.toString(16).padStart(16, '0');
-}
-
-const VALID_REQUEST_ID = /^[\w.:@/+=-]{1,200}$/;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const MAX_PIPELINED_BYTES = 64 * 1024;
 /** What a closing connection still reads (and discards) from a client that keeps sending, before it is cut. */
@@ -296,18 +287,12 @@ export class HttpConnection implements UpstreamOwner {
     // One inactivity timer per socket: the send limit while the body goes up, then the read limit.
     const limit = this.requestDone ? decision.readTimeoutMs : decision.sendTimeoutMs;
     if (up.timeout !== limit) up.setTimeout(limit);
-    let requestId = '';
-    const h = head.headers;
-    for (let i = 0; i < h.length; i += 2) {
-      const name = h[i] as string;
-      if (name.length === 12 && name.toLowerCase() === 'x-request-id' && VALID_REQUEST_ID.test(h[i + 1] as string)) requestId = h[i + 1] as string;
-    }
     const text = buildUpstreamRequestHead(head, {
       clientAddress: this.client.remoteAddress ?? '',
       clientPort: this.client.remotePort ?? 0,
       secure: this.opts.secure,
       localPort: this.client.localPort ?? 0,
-      requestId: requestId || nextRequestId(),
+      requestId: requestIdFor(head.headers),
       target: decision.target,
     });
     this.sentAt = performance.now();

@@ -4,6 +4,7 @@
 export const ERROR_CODES = {
   WHARF_E_CONFIG: 'A command-line flag or WHARF_* environment variable is unknown or has a bad value.',
   WHARF_E_MANIFEST_DIR: 'The --manifests directory is missing or unreadable.',
+  WHARF_E_KUBE_API: 'The Kubernetes API could not be reached, refused the credentials, or failed a list or watch (retried with back-off).',
   WHARF_E_MANIFEST_PARSE: 'A manifest file is not valid YAML or holds an object wharf cannot read.',
   WHARF_E_INGRESS_INVALID: 'An Ingress is malformed (missing backend, bad path, bad host).',
   WHARF_E_ANNOTATION: 'A wharf.dev/ annotation has a value that does not validate.',

@@ -2,6 +2,7 @@
 // translate() makes the table, the dataplane swaps it in, and the admin server reports on it all.
 import type { FastifyInstance } from 'fastify';
 import { ManifestsSource, type ManifestProblem } from '../controller/manifests-source.ts';
+import { KubeSource } from '../controller/kube-source.ts';
 import { RebuildScheduler } from '../controller/scheduler.ts';
 import { Store } from '../controller/store.ts';
 import { Dataplane } from '../proxy/dataplane.ts';
@@ -47,10 +48,14 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   let diagnostics: Diagnostic[] = [];
   let sourceProblems: ManifestProblem[] = [];
 
-  if (!config.manifests) {
-    throw new WharfError('WHARF_E_CONFIG', 'no source of objects: the Kubernetes API source is not available in this build; run with --manifests DIR');
+  // --manifests, else --kubeconfig, else the in-cluster service account when running in a pod.
+  const inCluster = Boolean(process.env.KUBERNETES_SERVICE_HOST);
+  if (!config.manifests && !config.kubeconfig && !inCluster) {
+    throw new WharfError('WHARF_E_CONFIG', 'no source of objects: give --kubeconfig PATH, run inside a cluster (service account), or run with --manifests DIR');
   }
-  const source = new ManifestsSource({ dir: config.manifests, store, log, namespace: config.watchNamespace, onProblems: (p) => (sourceProblems = p) });
+  const source = config.manifests
+    ? new ManifestsSource({ dir: config.manifests, store, log, namespace: config.watchNamespace, onProblems: (p) => (sourceProblems = p) })
+    : new KubeSource({ kubeconfig: config.kubeconfig, store, log, namespace: config.watchNamespace });
   const defaultCertificate = await generateDefaultCertificate();
   const dataplane = new Dataplane({ log, metrics, defaultCertificate });
 
@@ -148,7 +153,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   });
   const adminAddr = admin.server.address();
   const adminPort = typeof adminAddr === 'object' && adminAddr ? adminAddr.port : config.adminPort;
-  log.info('wharf is serving', { version: WHARF_VERSION, source: 'manifests', dir: config.manifests, http: ports.httpPort, https: ports.httpsPort, admin: adminPort });
+  log.info('wharf is serving', { version: WHARF_VERSION, source: config.manifests ? 'manifests' : 'kubernetes', dir: config.manifests, http: ports.httpPort, https: ports.httpsPort, admin: adminPort });
 
   return {
     log,

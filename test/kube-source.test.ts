@@ -10,7 +10,7 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, type V1Ingres
 import { generate } from 'selfsigned';
 import { KubeSource } from '../controller/kube-source.ts';
 import { discoverEndpointsApi, watchedResources } from '../controller/kube/resources.ts';
-import { ApiError, type KubeApi } from '../controller/kube/api-client.ts';
+import { ApiError, loadKubeConfig, type KubeApi } from '../controller/kube/api-client.ts';
 import { Store } from '../controller/store.ts';
 import { startEchoBackend, type EchoBackend } from '../demo/echo-backend.ts';
 import { parseServeArgs } from '../src/config/parse.ts';
@@ -255,6 +255,23 @@ test('an unreachable API server fails start() with a clear WHARF_E_KUBE_API erro
   const source = new KubeSource({ kubeconfig: path, store: new Store(), log: silent(), discoveryAttempts: 2 });
   await assert.rejects(source.start(), (err: unknown) => err instanceof WharfError && err.code === 'WHARF_E_KUBE_API' && /127\.0\.0\.1:1/.test(err.message));
   source.stop();
+});
+
+test('a missing kubeconfig or service account token is a clear WHARF_E_KUBE_API error', async () => {
+  const missing = new KubeSource({ kubeconfig: join(cluster.dir, 'no-such.kubeconfig'), store: new Store(), log: silent() });
+  await assert.rejects(missing.start(), (err: unknown) => err instanceof WharfError && err.code === 'WHARF_E_KUBE_API' && /--kubeconfig .*no-such\.kubeconfig/.test(err.message));
+  assert.throws(() => loadKubeConfig(undefined, join(cluster.dir, 'no-service-account')), (err: unknown) => err instanceof WharfError && /no token at .*automountServiceAccountToken/.test(err.message));
+});
+
+test('with no --manifests, no --kubeconfig and not in a pod, startWharf says what to give', async () => {
+  const saved = process.env.KUBERNETES_SERVICE_HOST;
+  delete process.env.KUBERNETES_SERVICE_HOST;
+  try {
+    const { config } = parseServeArgs(['--http-port', '0', '--https-port', '0', '--admin-port', '0'], {});
+    await assert.rejects(startWharf(config, { log: silent() }), (err: unknown) => err instanceof WharfError && err.code === 'WHARF_E_CONFIG' && /--kubeconfig PATH.*--manifests DIR/.test(err.message));
+  } finally {
+    if (saved !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved;
+  }
 });
 
 test('without discovery.k8s.io the core Endpoints are watched instead', async () => {

@@ -1,5 +1,6 @@
 // A small JSON client for the Kubernetes API: authenticated GETs and newline-delimited watch streams.
 // It reads raw JSON so objects keep the plain shapes translate() expects (RFC 3339 timestamps, no classes).
+import { existsSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createInterface } from 'node:readline';
@@ -30,9 +31,15 @@ export interface KubeApi {
   watch(path: string, onEvent: (event: WatchEvent) => void, signal: AbortSignal, idleMs: number): Promise<void>;
 }
 
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
 /** --kubeconfig PATH, else the in-cluster service account; throws a WharfError saying which failed. */
-export function loadKubeConfig(path: string | undefined): KubeConfig {
+export function loadKubeConfig(path: string | undefined, serviceAccountDir = SERVICE_ACCOUNT_DIR): KubeConfig {
   const kc = new KubeConfig();
+  // Without this check a pod with no mounted token fails later with a vague TLS or 401 error.
+  if (!path && !existsSync(`${serviceAccountDir}/token`)) {
+    throw new WharfError('WHARF_E_KUBE_API', `in-cluster service account: no token at ${serviceAccountDir}/token; enable automountServiceAccountToken for the pod or give --kubeconfig PATH`);
+  }
   try {
     if (path) kc.loadFromFile(path);
     else kc.loadFromCluster();

@@ -153,7 +153,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   });
   const adminAddr = admin.server.address();
   const adminPort = typeof adminAddr === 'object' && adminAddr ? adminAddr.port : config.adminPort;
-  log.info('wharf is serving', { version: WHARF_VERSION, source: config.manifests ? 'manifests' : 'kubernetes', dir: config.manifests, http: ports.httpPort, https: ports.httpsPort, admin: adminPort });
+  log.info('wharf is serving', { version: WHARF_VERSION, ...(config.manifests ? { source: 'manifests', dir: config.manifests } : { source: 'kubernetes' }), http: ports.httpPort, https: ports.httpsPort, admin: adminPort });
 
   return {
     log,

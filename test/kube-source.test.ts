@@ -132,8 +132,12 @@ test('an Ingress update takes effect', async () => {
 test('an EndpointSlice moved to another pod sends requests there', async () => {
   const current = (await custom.getNamespacedCustomObject({ ...SLICES, namespace: NS, name: 'web-1' })) as { metadata: { resourceVersion: string } };
   const next = { ...slice('web-1', 'web', ['127.0.0.3']), metadata: { name: 'web-1', labels: { 'kubernetes.io/service-name': 'web' }, resourceVersion: current.metadata.resourceVersion } };
+  const counted = async (): Promise<number> => (await w().metrics.endpointUpdates.get()).values[0]?.value ?? 0;
+  const updatesBefore = await counted();
   await custom.replaceNamespacedCustomObject({ ...SLICES, namespace: NS, name: 'web-1', body: next });
   await until('web.test', '/shop', 'pod-b');
+  // The watch event names its Service, so the pool is updated in place without a route rebuild.
+  assert.ok((await counted()) > updatesBefore, 'endpoint-only change took the short path');
   for (let i = 0; i < 5; i++) assert.equal(await backendOf('web.test', '/shop'), 'pod-b');
 });
 

@@ -30,3 +30,12 @@ export const PATH_TABLE: PathRow[] = [
   { paths: [['/', 'Prefix'], ['/admin', 'Prefix']], request: '/administrator', expect: 0 },
 ];
 
+
+/** Hosts against an exact `foo.bar.com` (path index 0) and a wildcard `*.bar.com` (path index 1). */
+export const HOST_TABLE: Array<[host: string, expect: number | 'none']> = [
+  ['foo.bar.com', 0],
+  ['FOO.Bar.com:8080', 0],
+  ['baz.bar.com', 1],
+  ['bar.com', 'none'],
+  ['a.baz.bar.com', 'none'],
+];

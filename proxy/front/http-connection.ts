@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { ChunkedScanner } from '../http1/chunked.ts';
 import { parseRequestHead } from '../http1/request-head.ts';
 import { parseResponseHead } from '../http1/response-head.ts';
+import { STATUS_REASONS } from '../http1/serialize.ts';
 import { DEFAULT_HEAD_LIMITS, type RequestHead, type ResponseHead } from '../http1/types.ts';
 import type { PickedEndpoint } from '../upstream/backend-runtime.ts';
 import type { ConnectResult, UpstreamOwner } from '../upstream/pool.ts';
@@ -623,8 +624,6 @@ export class HttpConnection implements UpstreamOwner {
   }
 }
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 405: 'Method Not Allowed', 413: 'Content Too Large', 414: 'URI Too Long', 431: 'Request Header Fields Too Large', 501: 'Not Implemented', 505: 'HTTP Version Not Supported' };
-
 function reasonPhrase(status: number): string {
-  return REASONS[status] ?? 'Error';
+  return STATUS_REASONS[status] ?? 'Error';
 }

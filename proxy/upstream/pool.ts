@@ -38,22 +38,22 @@ function onData(this: OwnedSocket, chunk: Buffer): void {
   else this.destroy();
 }
 
+/** An idle socket the backend closed or broke: out of the pool, gone. */
+function dropIdle(socket: OwnedSocket): void {
+  socket[POOL]?.forget(socket);
+  socket.destroy();
+}
+
 function onEnd(this: OwnedSocket): void {
   const owner = this[OWNER];
   if (owner) owner.onUpstreamEnd();
-  else {
-    this[POOL]?.forget(this);
-    this.destroy();
-  }
+  else dropIdle(this);
 }
 
 function onError(this: OwnedSocket): void {
   const owner = this[OWNER];
   if (owner) owner.onUpstreamError();
-  else {
-    this[POOL]?.forget(this);
-    this.destroy();
-  }
+  else dropIdle(this);
 }
 
 function onTimeout(this: OwnedSocket): void {

@@ -2,7 +2,10 @@
 // translate() makes the table, the dataplane swaps it in, and the admin server reports on it all.
 import type { FastifyInstance } from 'fastify';
 import { ManifestsSource, type ManifestProblem } from '../controller/manifests-source.ts';
+import { EventRecorder, storeLookup } from '../controller/event-recorder.ts';
 import { KubeSource } from '../controller/kube-source.ts';
+import { loadKubeConfig } from '../controller/kube/api-client.ts';
+import { createEventsApi } from '../controller/kube/events-api.ts';
 import { RebuildScheduler } from '../controller/scheduler.ts';
 import { Store } from '../controller/store.ts';
 import { Dataplane } from '../proxy/dataplane.ts';
@@ -33,6 +36,8 @@ export interface WharfHandle {
   /** Resolves once pending manifest reloads are in the store (manifests mode). */
   settled(): Promise<void>;
   diagnostics(): readonly Diagnostic[];
+  /** Kubernetes mode only: the Event writer (tests wait on its idle()). */
+  events: EventRecorder | undefined;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -58,6 +63,11 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     : new KubeSource({ kubeconfig: config.kubeconfig, store, log, namespace: config.watchNamespace });
   const defaultCertificate = await generateDefaultCertificate();
   const dataplane = new Dataplane({ log, metrics, defaultCertificate });
+  // Kubernetes mode only: Events on the objects that diagnostics name. Every replica writes for
+  // now; leader election will hand in the real predicate.
+  const events = config.manifests
+    ? undefined
+    : new EventRecorder({ api: createEventsApi(loadKubeConfig(config.kubeconfig)), log, metrics, isLeader: () => true, lookup: storeLookup(store) });
 
   const reported = new Set<string>();
   const rebuild = (): void => {
@@ -74,6 +84,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
       const stats = dataplane.apply(result.table, certs.certificates, chosenDefault?.certificate);
       diagnostics = [...result.diagnostics, ...certs.diagnostics, ...(chosenDefault?.diagnostics ?? [])];
       reportDiagnostics(log, metrics, diagnostics, reported);
+      events?.observe(diagnostics);
       metrics.reloads.inc({ result: 'success' });
       metrics.lastReloadSuccess.set(Date.now() / 1000);
       metrics.tableStale.set(0);
@@ -128,6 +139,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   });
 
   await source.start();
+  events?.start();
   // The synced gate: the first table is built from the complete initial state.
   fullPending = true;
   scheduler.markDirty();
@@ -135,6 +147,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   const ports = await dataplane.listen({ bind: config.bind, httpPort: config.httpPort, httpsPort: config.httpsPort }).catch((err: Error & { code?: string }) => {
     source.stop();
     scheduler.stop();
+    events?.stop();
     throw new WharfError('WHARF_E_CONFIG', `cannot listen on ${config.bind} ports ${config.httpPort}/${config.httpsPort}: ${err.message}`);
   });
   ready = true;
@@ -149,6 +162,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     await dataplane.close(0);
     source.stop();
     scheduler.stop();
+    events?.stop();
     throw new WharfError('WHARF_E_CONFIG', `cannot listen on admin port ${config.adminPort}: ${err.message}`);
   });
   const adminAddr = admin.server.address();
@@ -166,10 +180,12 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     rebuildNow: () => scheduler.flush(),
     settled: () => source.settled(),
     diagnostics: () => diagnostics,
+    events,
     async stop(graceMs = 10_000) {
       ready = false;
       source.stop();
       scheduler.stop();
+      events?.stop();
       await dataplane.close(graceMs);
       await admin.close();
     },

@@ -13,6 +13,7 @@ export interface WharfMetrics {
   requests: Counter<'code'>;
   upstreamErrors: Counter<'reason'>;
   openConnections: Gauge<'listener'>;
+  events: Counter<'result'>;
 }
 
 export function createMetrics(): WharfMetrics {
@@ -36,5 +37,6 @@ export function createMetrics(): WharfMetrics {
     requests: new Counter({ name: 'wharf_http_requests_total', help: 'HTTP requests answered, by status class (2xx, 3xx, 4xx, 5xx).', labelNames: ['code'], registers: [registry] }),
     upstreamErrors: new Counter({ name: 'wharf_upstream_errors_total', help: 'Failures talking to backends, by reason (connect, timeout, protocol, reset).', labelNames: ['reason'], registers: [registry] }),
     openConnections: new Gauge({ name: 'wharf_open_connections', help: 'Client connections open now, by listener (http, https).', labelNames: ['listener'], registers: [registry] }),
+    events: new Counter({ name: 'wharf_events_total', help: 'Kubernetes Events about diagnostics, by result (created, patched, dropped, failed).', labelNames: ['result'], registers: [registry] }),
   };
 }

@@ -94,7 +94,7 @@ export class EventRecorder {
    */
   start(): void {
     if (this.ticker) return;
-    this.ticker = setInterval(() => this.observe(this.last), Math.max(1_000, Math.min(60_000, this.refreshMs / 10)));
+    this.ticker = setInterval(() => this.resync(), Math.max(1_000, Math.min(60_000, this.refreshMs / 10)));
     this.ticker.unref();
   }
 
@@ -129,6 +129,11 @@ export class EventRecorder {
       this.enqueue(p, now);
     }
     for (const key of this.active.keys()) if (!present.has(key)) this.active.delete(key);
+  }
+
+  /** Looks at the last diagnostics again: call it on becoming leader to report what is wrong now. */
+  resync(): void {
+    this.observe(this.last);
   }
 
   /** Resolves when nothing is queued or being written (tests, and a graceful stop). */

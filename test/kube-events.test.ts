@@ -215,6 +215,23 @@ test('a persisting problem is counted again once per refresh interval, not on ev
   r.stop();
 });
 
+test('a persisting problem is refreshed on the timer even when nothing rebuilds, and resync() reports at once', async () => {
+  let leader = false;
+  const metrics = createMetrics();
+  const r = recorder({ metrics, isLeader: () => leader, refreshIntervalMs: 1_000 });
+  r.start();
+  r.observe([diagnostic('quiet-cluster')]);
+  leader = true;
+  // Becoming leader: no new diagnostics arrive, resync() looks at the last ones.
+  r.resync();
+  await r.idle();
+  assert.equal((await eventsOn('Ingress', 'quiet-cluster'))[0]?.count, 1);
+  // The ticker (every second here, every minute by default) counts it again with no observe() call.
+  await eventually(async () => ((await eventsOn('Ingress', 'quiet-cluster'))[0]?.count ?? 0) >= 2, 100, 100);
+  r.stop();
+  assert.equal((await eventsOn('Ingress', 'quiet-cluster')).length, 1);
+});
+
 test('the per-object token bucket drops writes past the burst and refills with time; other objects are unaffected', async () => {
   let now = Date.parse('2026-01-01T00:00:00Z');
   const metrics = createMetrics();

@@ -2,7 +2,7 @@
 // translate() makes the table, the dataplane swaps it in, and the admin server reports on it all.
 import type { FastifyInstance } from 'fastify';
 import { ManifestsSource, type ManifestProblem } from '../controller/manifests-source.ts';
-import { KubeSource } from '../controller/kube-source.ts';
+import { KubeSource, type KubeSourceOptions } from '../controller/kube-source.ts';
 import { RebuildScheduler } from '../controller/scheduler.ts';
 import { Store } from '../controller/store.ts';
 import { Dataplane } from '../proxy/dataplane.ts';
@@ -38,6 +38,8 @@ export interface WharfHandle {
 
 export interface StartOptions {
   log?: Logger;
+  /** Watch timeout and back-off of the API source; tests shorten them. */
+  kube?: Pick<KubeSourceOptions, 'watchTimeoutSeconds' | 'backoffInitialMs' | 'backoffMaxMs'>;
 }
 
 export async function startWharf(config: ServeConfig, options: StartOptions = {}): Promise<WharfHandle> {
@@ -55,7 +57,14 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   }
   const source = config.manifests
     ? new ManifestsSource({ dir: config.manifests, store, log, namespace: config.watchNamespace, onProblems: (p) => (sourceProblems = p) })
-    : new KubeSource({ kubeconfig: config.kubeconfig, store, log, namespace: config.watchNamespace });
+    : new KubeSource({
+        ...options.kube,
+        kubeconfig: config.kubeconfig,
+        store,
+        log,
+        namespace: config.watchNamespace,
+        metrics: metrics.kube,
+      });
   const defaultCertificate = await generateDefaultCertificate();
   const dataplane = new Dataplane({ log, metrics, defaultCertificate });
 

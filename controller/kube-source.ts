@@ -1,5 +1,6 @@
 // A source that lists and watches the Kubernetes API for every kind wharf reads, feeding the Store.
 // start() resolves once every kind has been listed (the synced gate); stop() ends every watch.
+import type { NamespacedName } from '../src/config/parse.ts';
 import { WharfError } from '../src/errors.ts';
 import type { Logger } from '../src/log.ts';
 import type { KubeMetrics } from '../src/metrics.ts';
@@ -21,6 +22,10 @@ export interface KubeSourceOptions {
   backoffMaxMs?: number;
   /** How many times discovery is tried before start() gives up with a clear error. */
   discoveryAttempts?: number;
+  /** The only ConfigMaps read (--tcp-services-configmap, --udp-services-configmap), each from its own namespace. */
+  configMaps?: readonly NamespacedName[];
+  /** --default-ssl-certificate: read from its namespace even when --watch-namespace names another. */
+  defaultCertificate?: NamespacedName;
   metrics?: KubeMetrics;
 }
 
@@ -55,7 +60,7 @@ export class KubeSource {
     const signal = this.abort.signal;
     this.endpointsApi = await this.discover(api, signal);
     log.info('kube: watching the API server', { server: api.server, endpoints: this.endpointsApi, namespace: this.opts.namespace ?? '(all)' });
-    const resources = watchedResources(this.endpointsApi);
+    const resources = watchedResources(this.endpointsApi, { watchNamespace: this.opts.namespace, configMaps: this.opts.configMaps, defaultCertificate: this.opts.defaultCertificate });
     const perKind = new Map<string, number>();
     for (const r of resources) perKind.set(r.kind, (perKind.get(r.kind) ?? 0) + 1);
     this.reflectors = resources.map(

@@ -63,6 +63,8 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
         store,
         log,
         namespace: config.watchNamespace,
+        configMaps: [config.tcpServicesConfigmap, config.udpServicesConfigmap].flatMap((c) => (c ? [c] : [])),
+        defaultCertificate: config.defaultSslCertificate,
         metrics: metrics.kube,
       });
   const defaultCertificate = await generateDefaultCertificate();

@@ -111,7 +111,8 @@ export class Reflector {
 
   private base(): string {
     const { resource } = this.opts;
-    const ns = resource.namespaced && this.opts.namespace ? `/namespaces/${encodeURIComponent(this.opts.namespace)}` : '';
+    const namespace = resource.namespace ?? this.opts.namespace;
+    const ns = resource.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
     return `${resource.groupVersionPath}${ns}/${resource.plural}`;
   }
 

@@ -17,8 +17,6 @@ export interface TestCluster {
   kubeconfigPath: string;
   /** Scratch directory with the logs, keys and data; removed by stop(). */
   dir: string;
-  /** etcd's client URL (http://127.0.0.1:PORT), for tests that talk to etcd itself (compaction). */
-  etcd: string;
   /** SIGKILLs the kube-apiserver (etcd keeps running); resolves once the process is gone. */
   killApiserver(): Promise<void>;
   /** Starts the kube-apiserver again on the same port, certificates and etcd; resolves when ready. */
@@ -199,7 +197,7 @@ async function startOnce(apiserverBin: string): Promise<TestCluster> {
       current = next;
       await waitReady('kube-apiserver (restarted)', next, log, () => apiserverReady(port, token));
     };
-    return { server, token, kubeconfigPath, dir, etcd: `http://127.0.0.1:${etcdClient}`, killApiserver, restartApiserver, stop };
+    return { server, token, kubeconfigPath, dir, killApiserver, restartApiserver, stop };
   } catch (err) {
     await stop();
     throw err;

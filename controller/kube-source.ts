@@ -59,7 +59,8 @@ export class KubeSource {
     const api = (this.api = createKubeApi(loadKubeConfig(this.opts.kubeconfig)));
     const signal = this.abort.signal;
     this.endpointsApi = await this.discover(api, signal);
-    log.info('kube: watching the API server', { server: api.server, endpoints: this.endpointsApi, namespace: this.opts.namespace ?? '(all)' });
+    const configMaps = (this.opts.configMaps ?? []).map((c) => `${c.namespace}/${c.name}`);
+    log.info('kube: watching the API server', { server: api.server, endpoints: this.endpointsApi, namespace: this.opts.namespace ?? '(all)', configMaps });
     const resources = watchedResources(this.endpointsApi, { watchNamespace: this.opts.namespace, configMaps: this.opts.configMaps, defaultCertificate: this.opts.defaultCertificate });
     const perKind = new Map<string, number>();
     for (const r of resources) perKind.set(r.kind, (perKind.get(r.kind) ?? 0) + 1);

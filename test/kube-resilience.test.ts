@@ -7,6 +7,9 @@ import { after, before, test } from 'node:test';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, type V1Ingress } from '@kubernetes/client-node';
 import type { Counter, Gauge } from 'prom-client';
 import { KubeSource } from '../controller/kube-source.ts';
+import type { KubeApi } from '../controller/kube/api-client.ts';
+import { Reflector } from '../controller/kube/reflector.ts';
+import { watchedResources } from '../controller/kube/resources.ts';
 import { Store } from '../controller/store.ts';
 import { startEchoBackend, type EchoBackend } from '../demo/echo-backend.ts';
 import { parseServeArgs } from '../src/config/parse.ts';
@@ -204,4 +207,37 @@ test('the metrics are exposed on /metrics', async () => {
   for (const name of ['wharf_kube_relists_total', 'wharf_kube_watch_restarts_total', 'wharf_kube_api_errors_total', 'wharf_kube_synced']) assert.match(text, new RegExp(`^${name}\\{kind="Ingress"`, 'm'));
   assert.match(text, /^wharf_kube_api_errors_total\{kind="Ingress",op="(watch|list)"\} [1-9]/m);
   assert.match(text, /^wharf_kube_synced\{kind="Ingress"\} 1$/m);
+});
+
+// Unit level, the rule behind the bounded catch-up above: a 410 to an old resume point comes from a
+// server that answers, so the kind is listed at once rather than after a back-off. (A 410 to the
+// version a list has just given still backs off; test/kube-reflector.test.ts covers that.)
+test('a 410 on a resumed watch lists again at once, without waiting out a back-off', async () => {
+  let lists = 0;
+  let watches = 0;
+  const api: KubeApi = {
+    server: 'https://scripted.invalid',
+    getJson: () => Promise.resolve({ metadata: { resourceVersion: String(++lists * 10) }, items: [] }),
+    async watch(_path, onEvent, signal) {
+      watches++;
+      // The first watch lives a while and ends on time; the resumed one finds its version gone.
+      if (watches === 1) return new Promise((r) => setTimeout(r, 1_100));
+      if (watches === 2) onEvent({ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' } });
+      return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    },
+  };
+  const [resource] = watchedResources('discovery.k8s.io/v1').filter((r) => r.kind === 'Ingress');
+  assert.ok(resource);
+  // A back-off of at least 30 s: waiting it out would outlast the check below by far.
+  const r = new Reflector({ api, resource, store: new Store(), log: createLogger({ level: 'error', format: 'json', write: () => {} }), watchTimeoutSeconds: 60, backoffInitialMs: 60_000, backoffMaxMs: 60_000, pageSize: 10 });
+  const ac = new AbortController();
+  const running = r.run(ac.signal);
+  try {
+    await eventually(() => lists === 2, 100, 50);
+  } finally {
+    ac.abort();
+    await running;
+  }
+  assert.equal(r.relists, 1);
+  assert.equal(watches, 3);
 });

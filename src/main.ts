@@ -3,9 +3,9 @@
 import type { FastifyInstance } from 'fastify';
 import { ManifestsSource, type ManifestProblem } from '../controller/manifests-source.ts';
 import { EventRecorder, storeLookup } from '../controller/event-recorder.ts';
-import { KubeSource } from '../controller/kube-source.ts';
 import { loadKubeConfig } from '../controller/kube/api-client.ts';
 import { createEventsApi } from '../controller/kube/events-api.ts';
+import { KubeSource, type KubeSourceOptions } from '../controller/kube-source.ts';
 import { RebuildScheduler } from '../controller/scheduler.ts';
 import { Store } from '../controller/store.ts';
 import { Dataplane } from '../proxy/dataplane.ts';
@@ -43,6 +43,8 @@ export interface WharfHandle {
 
 export interface StartOptions {
   log?: Logger;
+  /** Watch timeout and back-off of the API source; tests shorten them. */
+  kube?: Pick<KubeSourceOptions, 'watchTimeoutSeconds' | 'backoffInitialMs' | 'backoffMaxMs'>;
 }
 
 export async function startWharf(config: ServeConfig, options: StartOptions = {}): Promise<WharfHandle> {
@@ -60,7 +62,16 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   }
   const source = config.manifests
     ? new ManifestsSource({ dir: config.manifests, store, log, namespace: config.watchNamespace, onProblems: (p) => (sourceProblems = p) })
-    : new KubeSource({ kubeconfig: config.kubeconfig, store, log, namespace: config.watchNamespace });
+    : new KubeSource({
+        ...options.kube,
+        kubeconfig: config.kubeconfig,
+        store,
+        log,
+        namespace: config.watchNamespace,
+        configMaps: [config.tcpServicesConfigmap, config.udpServicesConfigmap].flatMap((c) => (c ? [c] : [])),
+        defaultCertificate: config.defaultSslCertificate,
+        metrics: metrics.kube,
+      });
   const defaultCertificate = await generateDefaultCertificate();
   const dataplane = new Dataplane({ log, metrics, defaultCertificate });
   // Kubernetes mode only: Events on the objects that diagnostics name. Every replica writes for

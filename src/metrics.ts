@@ -14,6 +14,7 @@ export interface WharfMetrics {
   upstreamErrors: Counter<'reason'>;
   openConnections: Gauge<'listener'>;
   events: Counter<'result'>;
+  kube: KubeMetrics;
 }
 
 export function createMetrics(): WharfMetrics {
@@ -38,5 +39,23 @@ export function createMetrics(): WharfMetrics {
     upstreamErrors: new Counter({ name: 'wharf_upstream_errors_total', help: 'Failures talking to backends, by reason (connect, timeout, protocol, reset).', labelNames: ['reason'], registers: [registry] }),
     openConnections: new Gauge({ name: 'wharf_open_connections', help: 'Client connections open now, by listener (http, https).', labelNames: ['listener'], registers: [registry] }),
     events: new Counter({ name: 'wharf_events_total', help: 'Kubernetes Events about diagnostics, by result (created, patched, dropped, failed).', labelNames: ['result'], registers: [registry] }),
+    kube: createKubeMetrics(registry),
+  };
+}
+
+/** The Kubernetes API source's health, by kind: what an operator alerts on when the API misbehaves. */
+export interface KubeMetrics {
+  relists: Counter<'kind'>;
+  watchRestarts: Counter<'kind'>;
+  apiErrors: Counter<'kind' | 'op'>;
+  synced: Gauge<'kind'>;
+}
+
+export function createKubeMetrics(registry: Registry): KubeMetrics {
+  return {
+    relists: new Counter({ name: 'wharf_kube_relists_total', help: 'Fresh lists after the first, because the server no longer had the watch resume point (410 Gone), by kind.', labelNames: ['kind'], registers: [registry] }),
+    watchRestarts: new Counter({ name: 'wharf_kube_watch_restarts_total', help: 'Watches opened again after the first (server timeouts, failures, re-lists), by kind.', labelNames: ['kind'], registers: [registry] }),
+    apiErrors: new Counter({ name: 'wharf_kube_api_errors_total', help: 'Failed list or watch requests to the Kubernetes API (retried with back-off), by kind and op (list, watch).', labelNames: ['kind', 'op'], registers: [registry] }),
+    synced: new Gauge({ name: 'wharf_kube_synced', help: '1 while the kind is listed and its watch connected; 0 before the first list and while the API fails (the last known objects keep serving).', labelNames: ['kind'], registers: [registry] }),
   };
 }

@@ -24,8 +24,8 @@ export interface ServeConfig {
   publishStatusAddress?: string[];
   defaultBackendService?: NamespacedName;
   defaultSslCertificate?: NamespacedName;
-  tcpServicesConfigMap?: NamespacedName;
-  udpServicesConfigMap?: NamespacedName;
+  tcpServicesConfigmap?: NamespacedName;
+  udpServicesConfigmap?: NamespacedName;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   logFormat: 'json' | 'text';
 }

@@ -17,6 +17,10 @@ export interface TestCluster {
   kubeconfigPath: string;
   /** Scratch directory with the logs, keys and data; removed by stop(). */
   dir: string;
+  /** SIGKILLs the kube-apiserver (etcd keeps running); resolves once the process is gone. */
+  killApiserver(): Promise<void>;
+  /** Starts the kube-apiserver again on the same port, certificates and etcd; resolves when ready. */
+  restartApiserver(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -176,7 +180,24 @@ async function startOnce(apiserverBin: string): Promise<TestCluster> {
     const server = `https://127.0.0.1:${port}`;
     const kubeconfigPath = join(dir, 'kubeconfig');
     writeKubeconfig(kubeconfigPath, server, token);
-    return { server, token, kubeconfigPath, dir, stop };
+    // Resilience tests take the API server away under a running client and bring it back.
+    let current = apiserver;
+    let restarts = 0;
+    const killApiserver = async (): Promise<void> => {
+      if (current.exitCode !== null || current.signalCode !== null) return;
+      const gone = new Promise((r) => current.once('exit', r));
+      current.kill('SIGKILL');
+      await gone;
+    };
+    const restartApiserver = async (): Promise<void> => {
+      await killApiserver();
+      const log = join(dir, `kube-apiserver.restart-${++restarts}.log`);
+      const next = startProcess(apiserverBin, apiserverArgs(dir, port, etcdClient), log);
+      children.splice(children.indexOf(current), 1, next);
+      current = next;
+      await waitReady('kube-apiserver (restarted)', next, log, () => apiserverReady(port, token));
+    };
+    return { server, token, kubeconfigPath, dir, killApiserver, restartApiserver, stop };
   } catch (err) {
     await stop();
     throw err;

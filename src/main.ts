@@ -3,6 +3,10 @@
 import type { FastifyInstance } from 'fastify';
 import { ManifestsSource, type ManifestProblem } from '../controller/manifests-source.ts';
 import { KubeSource } from '../controller/kube-source.ts';
+import { loadKubeConfig } from '../controller/kube/api-client.ts';
+import { createKubeRequester } from '../controller/kube/api-request.ts';
+import { LeaderElector, leaseSettings, type Leadership } from '../controller/leader-election.ts';
+import { StatusWriter } from '../controller/status-writer.ts';
 import { RebuildScheduler } from '../controller/scheduler.ts';
 import { Store } from '../controller/store.ts';
 import { Dataplane } from '../proxy/dataplane.ts';
@@ -33,11 +37,19 @@ export interface WharfHandle {
   /** Resolves once pending manifest reloads are in the store (manifests mode). */
   settled(): Promise<void>;
   diagnostics(): readonly Diagnostic[];
+  /** Kubernetes mode: the leader election (undefined with --manifests, where nothing is written). */
+  leadership: Leadership | undefined;
+  /** Resolves once no status round is scheduled or running (tests use it to avoid sleeping). */
+  statusSettled(): Promise<void>;
   stop(graceMs?: number): Promise<void>;
 }
 
 export interface StartOptions {
   log?: Logger;
+  /** POD_NAME, POD_NAMESPACE, NODE_NAME (default: process.env); tests run several replicas in one process. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Test-only: quiet time before status writes after a rebuild (default 1 s). */
+  statusDebounceMs?: number;
 }
 
 export async function startWharf(config: ServeConfig, options: StartOptions = {}): Promise<WharfHandle> {
@@ -47,6 +59,8 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   let ready = false;
   let diagnostics: Diagnostic[] = [];
   let sourceProblems: ManifestProblem[] = [];
+  let statusWriter: StatusWriter | undefined;
+  let elector: LeaderElector | undefined;
 
   // --manifests, else --kubeconfig, else the in-cluster service account when running in a pod.
   const inCluster = Boolean(process.env.KUBERNETES_SERVICE_HOST);
@@ -72,6 +86,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
       const certs = resolveCertificates(result.certificates, snapshot.secrets, new Date());
       const chosenDefault = config.defaultSslCertificate ? resolveDefaultCertificate(config.defaultSslCertificate, snapshot.secrets, new Date()) : undefined;
       const stats = dataplane.apply(result.table, certs.certificates, chosenDefault?.certificate);
+      statusWriter?.update(result.served);
       diagnostics = [...result.diagnostics, ...certs.diagnostics, ...(chosenDefault?.diagnostics ?? [])];
       reportDiagnostics(log, metrics, diagnostics, reported);
       metrics.reloads.inc({ result: 'success' });
@@ -128,6 +143,16 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   });
 
   await source.start();
+  // Kubernetes mode only: one elected replica writes Ingress status.
+  if (!config.manifests) {
+    const env = options.env ?? process.env;
+    const api = createKubeRequester(loadKubeConfig(config.kubeconfig));
+    elector = new LeaderElector({ api, log, ...leaseSettings(config, env) });
+    elector.onChange((leader) => metrics.leader.set(leader ? 1 : 0));
+    if (StatusWriter.wanted(config)) {
+      statusWriter = new StatusWriter({ api, store, leadership: elector, log, publishService: config.publishService, publishStatusAddress: config.publishStatusAddress, nodeName: env.NODE_NAME, onWrite: (result) => metrics.statusWrites.inc({ result }), debounceMs: options.statusDebounceMs });
+    }
+  }
   // The synced gate: the first table is built from the complete initial state.
   fullPending = true;
   scheduler.markDirty();
@@ -153,6 +178,8 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   });
   const adminAddr = admin.server.address();
   const adminPort = typeof adminAddr === 'object' && adminAddr ? adminAddr.port : config.adminPort;
+  statusWriter?.start();
+  elector?.start();
   log.info('wharf is serving', { version: WHARF_VERSION, ...(config.manifests ? { source: 'manifests', dir: config.manifests } : { source: 'kubernetes' }), http: ports.httpPort, https: ports.httpsPort, admin: adminPort });
 
   return {
@@ -166,8 +193,13 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     rebuildNow: () => scheduler.flush(),
     settled: () => source.settled(),
     diagnostics: () => diagnostics,
+    leadership: elector,
+    statusSettled: () => statusWriter?.settled() ?? Promise.resolve(),
     async stop(graceMs = 10_000) {
       ready = false;
+      statusWriter?.stop();
+      // Released before the listeners drain, so another replica takes over status at once.
+      await elector?.stop();
       source.stop();
       scheduler.stop();
       await dataplane.close(graceMs);

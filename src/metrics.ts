@@ -13,6 +13,8 @@ export interface WharfMetrics {
   requests: Counter<'code'>;
   upstreamErrors: Counter<'reason'>;
   openConnections: Gauge<'listener'>;
+  leader: Gauge;
+  statusWrites: Counter<'result'>;
 }
 
 export function createMetrics(): WharfMetrics {
@@ -36,5 +38,7 @@ export function createMetrics(): WharfMetrics {
     requests: new Counter({ name: 'wharf_http_requests_total', help: 'HTTP requests answered, by status class (2xx, 3xx, 4xx, 5xx).', labelNames: ['code'], registers: [registry] }),
     upstreamErrors: new Counter({ name: 'wharf_upstream_errors_total', help: 'Failures talking to backends, by reason (connect, timeout, protocol, reset).', labelNames: ['reason'], registers: [registry] }),
     openConnections: new Gauge({ name: 'wharf_open_connections', help: 'Client connections open now, by listener (http, https).', labelNames: ['listener'], registers: [registry] }),
+    leader: new Gauge({ name: 'wharf_leader', help: '1 while this replica holds the leader election Lease (and writes status), else 0.', registers: [registry] }),
+    statusWrites: new Counter({ name: 'wharf_status_writes_total', help: 'Ingress status writes, by result (success, conflict, notFound, failure).', labelNames: ['result'], registers: [registry] }),
   };
 }

@@ -134,6 +134,14 @@ test('--publish-status-address: the served Ingress gets the addresses, another c
   await untilStatus('mine', ['192.0.2.10', 'lb.example.test']);
   await w.statusSettled();
   assert.deepEqual(await statusOf('theirs'), ['198.51.100.7']);
+  // A rebuild that changes nothing for status writes nothing.
+  const writes = async (): Promise<number> => (await w.metrics.statusWrites.get()).values.reduce((n, v) => n + v.value, 0);
+  const before = await writes();
+  await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'nudge' } } });
+  await eventually(() => w.store.get('ConfigMap', NS, 'nudge') !== undefined, 100, 50);
+  w.rebuildNow();
+  await w.statusSettled();
+  assert.equal(await writes(), before, 'no write when the status is already right');
   const metrics = await w.metrics.registry.getSingleMetricAsString('wharf_leader');
   assert.match(metrics, /^wharf_leader 1$/m);
   await stopInProcess(w);

@@ -88,12 +88,15 @@ export class LeaderElector implements Leadership {
     const timing = electionTiming(this.opts.leaseDurationMs);
     const signal = this.abort.signal;
     while (!signal.aborted) {
-      const ok = await this.tryAcquireOrRenew(signal);
+      const outcome = await this.tryAcquireOrRenew(signal);
       if (signal.aborted) break;
       const t = this.now();
-      if (ok) {
+      if (outcome === 'held') {
         this.lastRenewMs = t;
         if (!this.leader) this.setLeader(true, 'acquired');
+      } else if (outcome === 'heldByOther') {
+        // Someone else holds a live lease: we are certainly not the leader any more.
+        if (this.leader) this.setLeader(false, `lease held by ${this.holder ?? 'another replica'}`);
       } else if (this.leader && t - this.lastRenewMs > timing.renewDeadlineMs) {
         // Past the deadline another replica may take over soon; stop acting as leader before it can.
         this.setLeader(false, 'renew deadline passed');
@@ -114,8 +117,8 @@ export class LeaderElector implements Leadership {
     return `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.opts.namespace)}/leases/${encodeURIComponent(this.opts.name)}`;
   }
 
-  /** One round; true when we hold the lease afterwards. */
-  private async tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
+  /** One round: do we hold the lease afterwards, does another replica, or do we not know (an error)? */
+  private async tryAcquireOrRenew(signal: AbortSignal): Promise<'held' | 'heldByOther' | 'failed'> {
     const { api, namespace, name, identity, log } = this.opts;
     const durationSeconds = Math.max(1, Math.round(this.opts.leaseDurationMs / 1000));
     try {
@@ -130,26 +133,26 @@ export class LeaderElector implements Leadership {
         const body = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: nextSpec(undefined, identity, durationSeconds, new Date(nowMs)) };
         this.lastLease = (await api.request('POST', `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`, body, signal)) as LeaseObject;
         this.holder = identity;
-        return true;
+        return 'held';
       }
       this.observed = observe(this.observed, lease.spec, nowMs);
       this.holder = lease.spec?.holderIdentity || undefined;
       const decision = decide(lease.spec, this.observed, identity, nowMs);
-      if (decision.action === 'wait') return false;
+      if (decision.action === 'wait') return 'heldByOther';
       if (decision.action === 'acquire') log.info('leader election: taking the lease', { lease: `${namespace}/${name}`, reason: decision.reason, previous: lease.spec?.holderIdentity || undefined });
       // resourceVersion makes this a compare-and-swap: if anyone wrote since our GET, the server answers 409.
       const body = { ...lease, spec: nextSpec(lease.spec, identity, durationSeconds, new Date(nowMs)) };
       this.lastLease = (await api.request('PUT', this.path(), body, signal)) as LeaseObject;
       this.holder = identity;
-      return true;
+      return 'held';
     } catch (err) {
-      if (signal.aborted) return false;
+      if (signal.aborted) return 'failed';
       if (err instanceof ApiError && err.status === 409) {
         log.debug('leader election: another replica wrote the lease first', { lease: `${namespace}/${name}` });
       } else {
         log.warn('leader election: lease request failed', { code: 'WHARF_E_KUBE_API', lease: `${namespace}/${name}`, err: err as Error });
       }
-      return false;
+      return 'failed';
     }
   }
 

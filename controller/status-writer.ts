@@ -137,6 +137,9 @@ export class StatusWriter {
         retry = choice.reason === 'nodeMissing';
       } else {
         const ingresses = this.opts.store.list('Ingress') as Ingress[];
+        // Forget writes to Ingresses that are gone, so the memo stays as small as the store.
+        const present = new Set(ingresses.map((i) => `${i.metadata.namespace ?? 'default'}/${i.metadata.name}`));
+        for (const key of this.written.keys()) if (!present.has(key)) this.written.delete(key);
         const writes = planStatusWrites(ingresses, this.served, choice.addresses).filter((w) => !this.alreadyWritten(w, ingresses));
         for (const w of writes) {
           if (this.stopped || !this.opts.leadership.isLeader()) break;

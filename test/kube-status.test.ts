@@ -5,7 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { CoordinationV1Api, CoreV1Api, KubeConfig, NetworkingV1Api, type V1Ingress } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../controller/kube/api-client.ts';
-import { createKubeRequester } from '../controller/kube/api-request.ts';
+import { createKubeRequester, type KubeRequester } from '../controller/kube/api-request.ts';
+import { LeaderElector } from '../controller/leader-election.ts';
 import { parseServeArgs } from '../src/config/parse.ts';
 import { createLogger } from '../src/log.ts';
 import { startWharf, type WharfHandle } from '../src/main.ts';
@@ -200,6 +201,38 @@ test('a leader that finds another holder steps down at once, writes nothing mean
   assert.equal(await holderOf('intruded'), 'in-process');
   assert.deepEqual(changes, [false, true]);
   await stopInProcess(w);
+});
+
+test('a leader cut off from the API server steps down at the renew deadline, before another replica can take over', async () => {
+  const real = createKubeRequester(loadKubeConfig(cluster.kubeconfigPath));
+  let cut = false;
+  // A network partition in front of the real API server, for replica "a" only.
+  const partitioned: KubeRequester = { server: real.server, request: (...args) => (cut ? Promise.reject(new Error('network unreachable')) : real.request(...args)) };
+  const log = createLogger({ level: 'error', format: 'json', write: () => {} });
+  const common = { namespace: CONTROL_NS, name: 'partition', leaseDurationMs: 3_000, log };
+  const a = new LeaderElector({ ...common, api: partitioned, identity: 'a' });
+  const b = new LeaderElector({ ...common, api: real, identity: 'b' });
+  const seen: string[] = [];
+  a.onChange((leader) => seen.push(`a:${leader}`));
+  b.onChange((leader) => seen.push(`b:${leader}`));
+  try {
+    a.start();
+    await eventually(() => a.isLeader(), 100, 50);
+    b.start();
+    await eventually(async () => (await holderOf('partition')) === 'a' && b.holder === 'a', 100, 50);
+    cut = true;
+    await eventually(() => b.isLeader(), 300, 50);
+    // Never two leaders: "a" gave up (2 s without renewal) before "b" could take the 3 s lease.
+    assert.deepEqual(seen, ['a:true', 'a:false', 'b:true']);
+    // Back on the network, "a" finds b's live lease and stays a follower.
+    cut = false;
+    await eventually(() => a.holder === 'b', 100, 50);
+    assert.equal(a.isLeader(), false);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+  assert.equal(await holderOf('partition'), '', 'the leader released the lease on stop');
 });
 
 // ---- two replicas as separate processes, so the leader can be killed outright ----

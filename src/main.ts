@@ -4,8 +4,11 @@ import type { FastifyInstance } from 'fastify';
 import { ManifestsSource, type ManifestProblem } from '../controller/manifests-source.ts';
 import { EventRecorder, storeLookup } from '../controller/event-recorder.ts';
 import { loadKubeConfig } from '../controller/kube/api-client.ts';
+import { createKubeRequester } from '../controller/kube/api-request.ts';
 import { createEventsApi } from '../controller/kube/events-api.ts';
 import { KubeSource, type KubeSourceOptions } from '../controller/kube-source.ts';
+import { LeaderElector, leaseSettings, type Leadership } from '../controller/leader-election.ts';
+import { StatusWriter } from '../controller/status-writer.ts';
 import { RebuildScheduler } from '../controller/scheduler.ts';
 import { Store } from '../controller/store.ts';
 import { Dataplane } from '../proxy/dataplane.ts';
@@ -38,6 +41,10 @@ export interface WharfHandle {
   diagnostics(): readonly Diagnostic[];
   /** Kubernetes mode only: the Event writer (tests wait on its idle()). */
   events: EventRecorder | undefined;
+  /** Kubernetes mode: the leader election (undefined with --manifests, where nothing is written). */
+  leadership: Leadership | undefined;
+  /** Resolves once no status round is scheduled or running (tests use it to avoid sleeping). */
+  statusSettled(): Promise<void>;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -45,6 +52,10 @@ export interface StartOptions {
   log?: Logger;
   /** Watch timeout and back-off of the API source; tests shorten them. */
   kube?: Pick<KubeSourceOptions, 'watchTimeoutSeconds' | 'backoffInitialMs' | 'backoffMaxMs'>;
+  /** POD_NAME, POD_NAMESPACE, NODE_NAME (default: process.env); tests run several replicas in one process. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Test-only: quiet time before status writes after a rebuild (default 1 s). */
+  statusDebounceMs?: number;
 }
 
 export async function startWharf(config: ServeConfig, options: StartOptions = {}): Promise<WharfHandle> {
@@ -54,6 +65,8 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   let ready = false;
   let diagnostics: Diagnostic[] = [];
   let sourceProblems: ManifestProblem[] = [];
+  let statusWriter: StatusWriter | undefined;
+  let elector: LeaderElector | undefined;
 
   // --manifests, else --kubeconfig, else the in-cluster service account when running in a pod.
   const inCluster = Boolean(process.env.KUBERNETES_SERVICE_HOST);
@@ -74,11 +87,11 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
       });
   const defaultCertificate = await generateDefaultCertificate();
   const dataplane = new Dataplane({ log, metrics, defaultCertificate });
-  // Kubernetes mode only: Events on the objects that diagnostics name. Every replica writes for
-  // now; leader election will hand in the real predicate.
+  // Kubernetes mode only: Events on the objects that diagnostics name, written by the elected
+  // leader alone so replicas do not count one problem several times.
   const events = config.manifests
     ? undefined
-    : new EventRecorder({ api: createEventsApi(loadKubeConfig(config.kubeconfig)), log, metrics, isLeader: () => true, lookup: storeLookup(store) });
+    : new EventRecorder({ api: createEventsApi(loadKubeConfig(config.kubeconfig)), log, metrics, isLeader: () => elector?.isLeader() === true, lookup: storeLookup(store) });
 
   const reported = new Set<string>();
   const rebuild = (): void => {
@@ -93,6 +106,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
       const certs = resolveCertificates(result.certificates, snapshot.secrets, new Date());
       const chosenDefault = config.defaultSslCertificate ? resolveDefaultCertificate(config.defaultSslCertificate, snapshot.secrets, new Date()) : undefined;
       const stats = dataplane.apply(result.table, certs.certificates, chosenDefault?.certificate);
+      statusWriter?.update(result.served);
       diagnostics = [...result.diagnostics, ...certs.diagnostics, ...(chosenDefault?.diagnostics ?? [])];
       reportDiagnostics(log, metrics, diagnostics, reported);
       events?.observe(diagnostics);
@@ -150,6 +164,20 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   });
 
   await source.start();
+  // Kubernetes mode only: one elected replica writes Ingress status.
+  if (!config.manifests) {
+    const env = options.env ?? process.env;
+    const api = createKubeRequester(loadKubeConfig(config.kubeconfig));
+    elector = new LeaderElector({ api, log, ...leaseSettings(config, env) });
+    elector.onChange((leader) => {
+      metrics.leader.set(leader ? 1 : 0);
+      // A new leader reports the problems that are there now instead of waiting for its timer.
+      if (leader) events?.resync();
+    });
+    if (StatusWriter.wanted(config)) {
+      statusWriter = new StatusWriter({ api, store, leadership: elector, log, publishService: config.publishService, publishStatusAddress: config.publishStatusAddress, nodeName: env.NODE_NAME, onWrite: (result) => metrics.statusWrites.inc({ result }), debounceMs: options.statusDebounceMs });
+    }
+  }
   events?.start();
   // The synced gate: the first table is built from the complete initial state.
   fullPending = true;
@@ -178,6 +206,8 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   });
   const adminAddr = admin.server.address();
   const adminPort = typeof adminAddr === 'object' && adminAddr ? adminAddr.port : config.adminPort;
+  statusWriter?.start();
+  elector?.start();
   log.info('wharf is serving', { version: WHARF_VERSION, ...(config.manifests ? { source: 'manifests', dir: config.manifests } : { source: 'kubernetes' }), http: ports.httpPort, https: ports.httpsPort, admin: adminPort });
 
   return {
@@ -192,8 +222,13 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     settled: () => source.settled(),
     diagnostics: () => diagnostics,
     events,
+    leadership: elector,
+    statusSettled: () => statusWriter?.settled() ?? Promise.resolve(),
     async stop(graceMs = 10_000) {
       ready = false;
+      statusWriter?.stop();
+      // Released before the listeners drain, so another replica takes over status at once.
+      await elector?.stop();
       source.stop();
       scheduler.stop();
       events?.stop();

@@ -15,6 +15,8 @@ export interface WharfMetrics {
   openConnections: Gauge<'listener'>;
   events: Counter<'result'>;
   kube: KubeMetrics;
+  leader: Gauge;
+  statusWrites: Counter<'result'>;
 }
 
 export function createMetrics(): WharfMetrics {
@@ -40,6 +42,8 @@ export function createMetrics(): WharfMetrics {
     openConnections: new Gauge({ name: 'wharf_open_connections', help: 'Client connections open now, by listener (http, https).', labelNames: ['listener'], registers: [registry] }),
     events: new Counter({ name: 'wharf_events_total', help: 'Kubernetes Events about diagnostics, by result (created, patched, dropped, failed).', labelNames: ['result'], registers: [registry] }),
     kube: createKubeMetrics(registry),
+    leader: new Gauge({ name: 'wharf_leader', help: '1 while this replica holds the leader election Lease (and writes status), else 0.', registers: [registry] }),
+    statusWrites: new Counter({ name: 'wharf_status_writes_total', help: 'Ingress status writes, by result (success, conflict, notFound, failure).', labelNames: ['result'], registers: [registry] }),
   };
 }
 

@@ -131,6 +131,9 @@ test('a second, different problem on the same Ingress is a second Event; the fir
   const before = await reloads();
   await networking.replaceNamespacedIngress({ name: 'lost', namespace: NS, body: current });
   await settledAfter(before);
+  // The Service's own rebuild may be the one settledAfter saw; wait for the Ingress change too.
+  await eventually(async () => (await eventsOn('Ingress', 'lost')).length >= 2, 200, 50);
+  await w().events?.idle();
   const events = await eventsOn('Ingress', 'lost');
   assert.deepEqual(events.map((e) => e.reason).sort(), ['ServiceMissing', 'ServicePortMissing']);
   const port = events.find((e) => e.reason === 'ServicePortMissing')!;

@@ -122,6 +122,11 @@ export class Dataplane implements Decider {
   /** How many times a router was compiled: full applies only, never the endpoint short path. */
   routerBuilds = 0;
 
+  /** HTTP/2 sessions open to backends now (GRPC, GRPCS, H2C). */
+  h2Sessions(): number {
+    return this.h2.openSessions();
+  }
+
   table(): RoutingTable {
     return this.live.table;
   }

@@ -2,6 +2,7 @@
 // for GRPCS) behind it, HTTP/1.1 clients in front; fields, bodies, trailers, errors, session reuse and GOAWAY.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { serviceYaml } from './support/cluster-files.ts';
 import { startH2Backend, request1, type EchoReply, type H2Backend } from './support/h2-backend.ts';
@@ -127,7 +128,6 @@ test('large bodies stream both ways, and a slow client holds the backend back (f
   assert.equal(up.sha256, sha(Buffer.concat(chunks)));
 
   const total = 48 * 1024 * 1024;
-  const { request } = await import('node:http');
   const received = await new Promise<number>((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: port(), path: `/big?n=${total}`, headers: { host: 'h2c.test' }, agent: false }, (res) => {
       res.pause();
@@ -186,7 +186,7 @@ test('after GOAWAY the request in flight finishes on the old session and new one
   goaway.holdUntil = 2;
   const first = request1(port(), 'goaway.test', '/hold/a');
   await eventually(() => goaway.held.length === 1);
-  (goaway.sessions[0] as import('node:http2').Http2Session).close(); // graceful: GOAWAY, open streams finish
+  goaway.sessions[0]?.close(); // graceful: GOAWAY, open streams finish
   const second = request1(port(), 'goaway.test', '/hold/b');
   const [a, b] = await Promise.all([first, second]);
   assert.equal(a.status, 200);

@@ -215,9 +215,11 @@ export class H2SessionPool {
     };
     if (this.opts.tls) {
       const sock: TLSSocket = tlsConnect({ host: this.host, port: this.port, ALPNProtocols: ['h2'], rejectUnauthorized: false, servername: isIP(this.host) ? undefined : this.host });
-      sock.once('error', fail);
+      const tlsFail = (err: Error & { code?: string }): void =>
+        fail(err.code === 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL' ? new Error('the backend did not agree to HTTP/2 over TLS (it refused ALPN h2)') : err);
+      sock.once('error', tlsFail);
       sock.once('secureConnect', () => {
-        sock.removeListener('error', fail);
+        sock.removeListener('error', tlsFail);
         // A backend that does not pick h2 would read our preface as garbage; fail here, clearly.
         if (sock.alpnProtocol !== 'h2') fail(new Error(`the backend did not agree to HTTP/2 over TLS (ALPN: ${sock.alpnProtocol || 'none'})`));
         else ready(sock);

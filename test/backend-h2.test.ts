@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { serviceYaml } from './support/cluster-files.ts';
 import { startH2Backend, request1, type EchoReply, type H2Backend } from './support/h2-backend.ts';
@@ -226,4 +227,20 @@ test('GRPCS speaks HTTP/2 over TLS with ALPN h2', async () => {
   assert.equal(e.tls, true);
   assert.equal(e.alpn, 'h2');
   assert.equal(e.headers[':scheme'], 'https');
+});
+
+test('Expect: 100-continue is answered by wharf, then the body goes up', async () => {
+  const socket = connect(port(), '127.0.0.1');
+  let text = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (d: string) => (text += d));
+  socket.write('POST /echo HTTP/1.1\r\nHost: h2c.test\r\nExpect: 100-continue\r\nContent-Length: 4\r\nConnection: close\r\n\r\n');
+  await eventually(() => text.includes('\r\n\r\n'));
+  assert.equal(text, 'HTTP/1.1 100 Continue\r\n\r\n', 'nothing but the interim answer before the body');
+  socket.write('body');
+  await new Promise((r) => socket.on('close', r));
+  assert.match(text, /HTTP\/1\.1 200 OK/);
+  const reply = echo(Buffer.from(text.slice(text.lastIndexOf('\r\n\r\n') + 4), 'latin1'));
+  assert.equal(reply.bodyBytes, 4);
+  assert.equal(reply.headers['expect'], undefined);
 });

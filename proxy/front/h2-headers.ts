@@ -7,6 +7,8 @@ import { buildUpstreamRequestHead, type ForwardInfo } from './forward-head.ts';
 
 /** Connection-specific in HTTP/2 (RFC 9113 §8.2.2), or replaced by a pseudo-header (`host`). */
 const NOT_IN_H2 = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host', 'http2-settings', 'trailer']);
+/** Not forwarded to an HTTP/2 backend at all: wharf answers `Expect: 100-continue` itself (h2-relay.ts). */
+const NOT_FORWARDED = new Set([...NOT_IN_H2, 'expect']);
 /** Fields that must not appear as trailers: framing, routing, and what HTTP/2 forbids anyway. */
 const NOT_IN_TRAILERS = new Set([...NOT_IN_H2, 'content-length', 'content-type', 'content-encoding', 'authorization', 'set-cookie', 'cookie', 'expect', 'max-forwards', 'cache-control', 'range']);
 
@@ -44,7 +46,7 @@ export function h2RequestHeaders(head: RequestHead, info: ForwardInfo, scheme: '
     const name = text.slice(pos, colon).toLowerCase();
     const value = text.slice(colon + 2, end);
     pos = end + 2;
-    if (NOT_IN_H2.has(name)) continue;
+    if (NOT_FORWARDED.has(name)) continue;
     const prev = out[name];
     if (prev === undefined) out[name] = value;
     else if (Array.isArray(prev)) prev.push(value);

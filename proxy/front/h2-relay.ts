@@ -56,7 +56,6 @@ export class H2Exchange {
   private after: Buffer | undefined;
   private picked: PickedEndpoint | undefined;
   private pool: H2SessionPool | undefined;
-  private session: H2Session | undefined;
   private stream: ClientHttp2Stream | undefined;
   private attempts = 0;
   private refusedRetries = 0;
@@ -85,6 +84,11 @@ export class H2Exchange {
 
   /** Separate from the constructor: the end may be reported at once, and the caller must hold the exchange first. */
   start(): void {
+    // wharf reads the body itself and HTTP/2 backends rarely answer 100 themselves: say "go on" here, as nginx does.
+    if (this.head.expectContinue && this.head.versionMinor === 1 && !this.requestDone && this.in.early === undefined) {
+      this.sent100 = true;
+      this.in.client.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+    }
     const early = this.in.early;
     if (early !== undefined) this.onClientData(early);
     if (!this.finished) this.connect(undefined);
@@ -208,15 +212,13 @@ export class H2Exchange {
       if (this.refusedRetries++ < MAX_REFUSED_RETRIES) return this.connect(undefined);
       return this.fail(502, `the HTTP/2 session to the backend failed: ${(err as Error).message}\n`, 'reset');
     }
-    this.session = s;
     this.stream = stream;
     picked.pool.active++;
     this.sentAt = performance.now();
     stream.setTimeout(this.requestDone ? this.decision.readTimeoutMs : this.decision.sendTimeoutMs, () => this.onTimeout());
     stream.on('wantTrailers', () => {
-      const t = this.reqTrailers;
       // Empty trailers end the stream with an empty DATA frame: no HEADERS block is sent.
-      stream.sendTrailers(t ?? {});
+      if (!stream.destroyed) stream.sendTrailers(this.reqTrailers ?? {});
     });
     stream.on('headers', (h: IncomingHttpHeaders & IncomingHttpStatusHeader) => this.onInterim(h[':status'] ?? 0, h));
     stream.on('continue', () => this.onInterim(100, {}));
@@ -225,11 +227,16 @@ export class H2Exchange {
     stream.on('trailers', (t: IncomingHttpHeaders) => (this.trailers = t));
     stream.on('end', () => this.onEnd());
     stream.on('error', (e: Error) => (this.streamError = e));
-    stream.on('close', () => this.onStreamClose(stream));
+    stream.on('close', () => {
+      // Accounting for this stream's endpoint and session, even if the exchange has moved on to another.
+      picked.pool.active--;
+      pool.streamClosed(s);
+      this.onStreamClose(stream);
+    });
     const queued = this.queued;
     this.queued = [];
     for (const b of queued) this.sendBody(b);
-    client.resume();
+    if (!this.waitingDrain) client.resume();
     if (this.requestDone) this.endRequest();
   }
 
@@ -297,8 +304,6 @@ export class H2Exchange {
   }
 
   private onStreamClose(stream: ClientHttp2Stream): void {
-    (this.picked as PickedEndpoint).pool.active--;
-    (this.pool as H2SessionPool).streamClosed(this.session as H2Session);
     if (this.finished || this.stream !== stream) return;
     if (this.framing !== undefined) {
       // Closed without END_STREAM after the head went out: the client must see a cut, never a clean end.

@@ -148,6 +148,24 @@ test('large bodies stream both ways, and a slow client holds the backend back (f
   assert.equal(received, total);
 });
 
+test('a client that goes away mid-answer cancels the backend stream (RST_STREAM CANCEL), nothing left running', async () => {
+  await new Promise<void>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: port(), path: `/big?n=${64 * 1024 * 1024}`, headers: { host: 'h2c.test' }, agent: false }, (res) => {
+      res.once('data', () => {
+        req.destroy();
+        resolve();
+      });
+    });
+    req.on('error', () => undefined);
+    req.on('close', () => resolve());
+    req.end();
+    setTimeout(() => reject(new Error('no answer')), 10_000).unref();
+  });
+  await eventually(() => plain.bigStream?.closed === true);
+  assert.equal(plain.bigStream?.rstCode, 8, 'CANCEL');
+  assert.ok(plain.bigWritten < 64 * 1024 * 1024, 'the backend stopped writing');
+});
+
 test('errors: a reset stream is 502, a dead backend 502, a silent one 504, a cut after the head aborts the client', async () => {
   const reset = await request1(port(), 'h2c.test', '/reset');
   assert.equal(reset.status, 502);

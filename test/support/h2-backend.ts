@@ -12,6 +12,8 @@ export interface H2Backend {
   sessions: Http2Session[];
   /** Bytes the /big handler has written so far (it honours backpressure). */
   bigWritten: number;
+  /** The last /big stream, to see how it ended. */
+  bigStream: ServerHttp2Stream | undefined;
   /** Streams waiting in /hold; all are answered once `holdUntil` of them are open at once. */
   held: ServerHttp2Stream[];
   holdUntil: number;
@@ -45,6 +47,8 @@ function handle(b: H2Backend, stream: ServerHttp2Stream, headers: H2Headers): vo
   }
   if (path.startsWith('/big')) {
     const total = Number(new URL(path, 'http://x').searchParams.get('n'));
+    b.bigWritten = 0;
+    b.bigStream = stream;
     stream.respond({ ':status': 200, 'content-type': 'application/octet-stream' });
     const chunk = Buffer.alloc(64 * 1024, 0x61);
     const pump = (): void => {
@@ -108,6 +112,7 @@ export async function startH2Backend(address: string, opts: { tls?: boolean; max
     port: 0,
     sessions: [],
     bigWritten: 0,
+    bigStream: undefined,
     held: [],
     holdUntil: 1,
     close: async () => {

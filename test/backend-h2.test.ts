@@ -33,7 +33,7 @@ spec:
 `;
 }
 
-const H2C = { 'backend-protocol': 'H2C', 'proxy-read-timeout': '1', 'proxy-body-size': '64m' };
+const H2C = { 'backend-protocol': 'H2C', 'proxy-body-size': '64m' };
 
 before(async () => {
   plain = await startH2Backend('127.0.0.101');
@@ -42,7 +42,7 @@ before(async () => {
   reuse = await startH2Backend('127.0.0.104');
   goaway = await startH2Backend('127.0.0.106');
   fx = await startWharfFixture({
-    'plain.yaml': serviceYaml('h2', 'plain', plain.port, [{ address: '127.0.0.101' }]) + ingress('h2c', 'plain', H2C) + ingress('small', 'plain', { ...H2C, 'proxy-body-size': '1k' }),
+    'plain.yaml': serviceYaml('h2', 'plain', plain.port, [{ address: '127.0.0.101' }]) + ingress('h2c', 'plain', H2C) + ingress('small', 'plain', { ...H2C, 'proxy-body-size': '1k' }) + ingress('timeouts', 'plain', { ...H2C, 'proxy-read-timeout': '1', 'proxy-send-timeout': '1' }),
     // 127.0.0.105 is a dead pod on the same port: every connect to it is refused.
     'flaky.yaml': serviceYaml('h2', 'flaky', plain.port, [{ address: '127.0.0.101' }, { address: '127.0.0.105' }]) + ingress('flaky', 'flaky', H2C),
     'down.yaml': serviceYaml('h2', 'down', plain.port, [{ address: '127.0.0.105' }]) + ingress('down', 'down', H2C),
@@ -173,8 +173,13 @@ test('errors: a reset stream is 502, a dead backend 502, a silent one 504, a cut
   const down = await request1(port(), 'down.test', '/');
   assert.equal(down.status, 502);
   assert.match(down.body.toString(), /could not connect to the backend/);
-  const slow = await request1(port(), 'h2c.test', '/slow');
+  const slow = await request1(port(), 'timeouts.test', '/slow');
   assert.equal(slow.status, 504);
+  assert.match(slow.body.toString(), /did not answer in time/);
+  // A backend that stops reading the body: flow control pauses the client, the send limit runs out.
+  const stalled = await request1(port(), 'timeouts.test', '/stall', { method: 'POST', body: Buffer.alloc(640 * 1024), headers: { 'content-length': String(640 * 1024) } }).catch((e: Error) => e);
+  assert.ok(!(stalled instanceof Error), `answered, not cut: ${String(stalled)}`);
+  assert.equal(stalled.status, 504);
   await assert.rejects(request1(port(), 'h2c.test', '/cut'), /aborted|socket hang up|ECONNRESET/);
 });
 

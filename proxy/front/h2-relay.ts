@@ -325,9 +325,10 @@ export class H2Exchange {
   private onTimeout(): void {
     if (this.finished) return;
     this.in.events.upstreamError('timeout');
-    // A backend still waiting for a body the client has not sent is not at fault.
     if (this.framing !== undefined) return this.abort(true);
-    if (this.requestDone) {
+    // A backend still waiting for a body the client has not sent is not at fault (408); one that
+    // stopped taking the body (the client is paused on its flow control) is (504).
+    if (this.requestDone || this.waitingDrain) {
       this.decision.runtime.report(this.picked as PickedEndpoint, 'failed', performance.now() - this.sentAt);
       return this.fail(504, 'the backend did not answer in time\n', undefined);
     }

@@ -37,6 +37,10 @@ function handle(b: H2Backend, stream: ServerHttp2Stream, headers: H2Headers): vo
     return;
   }
   if (path.startsWith('/slow')) return; // never answers
+  if (path.startsWith('/stall')) {
+    stream.pause(); // never reads the body: HTTP/2 flow control stops the sender
+    return;
+  }
   if (path.startsWith('/cut')) {
     // A head and part of a body, then a reset: the client must not see a clean end.
     stream.respond({ ':status': 200, 'content-type': 'text/plain' });

@@ -70,14 +70,15 @@ export function h2Trailers(fields: ReadonlyArray<readonly [string, string]>): Ou
   return out;
 }
 
+const UNSAFE_IN_H1 = /[\r\n\0]/;
+
 /** Flat [name, value, …] fields of an HTTP/2 header block, without pseudo-headers and `drop`. */
 function flatFields(headers: IncomingHttpHeaders, drop: ReadonlySet<string>): string[] {
   const flat: string[] = [];
   for (const [name, value] of Object.entries(headers)) {
     if (name.charCodeAt(0) === 58 || drop.has(name) || value === undefined) continue; // ':'
-    // HTTP/2 already refused CR, LF and NUL in values; these would split an HTTP/1.1 line.
-    if (Array.isArray(value)) for (const v of value) flat.push(name, v);
-    else flat.push(name, String(value));
+    // nghttp2 already refuses CR, LF and NUL in fields; checked again because one would split an HTTP/1.1 line.
+    for (const v of Array.isArray(value) ? value : [String(value)]) if (!UNSAFE_IN_H1.test(v)) flat.push(name, v);
   }
   return flat;
 }

@@ -7,6 +7,7 @@ import { parseResponseHead } from '../http1/response-head.ts';
 import { STATUS_REASONS } from '../http1/serialize.ts';
 import { DEFAULT_HEAD_LIMITS, type RequestHead, type ResponseHead } from '../http1/types.ts';
 import type { PickedEndpoint } from '../upstream/backend-runtime.ts';
+import type { H2Upstreams } from '../upstream/h2/upstreams.ts';
 import type { ConnectResult, UpstreamOwner } from '../upstream/pool.ts';
 import type { Decider, ProxyDecision } from './decision.ts';
 import { buildClientResponseHead, buildUpstreamRequestHead, localResponse } from './forward-head.ts';
@@ -177,7 +178,7 @@ export class HttpConnection implements UpstreamOwner {
       return;
     }
     this.decision = decision;
-    if (decision.h2 !== undefined) return this.relayToH2(head, decision);
+    if (decision.h2 !== undefined) return this.relayToH2(head, decision, decision.h2);
     this.requestDone = !hasBody;
     this.reqRemaining = head.contentLength ?? 0;
     this.reqBodyBytes = 0;
@@ -195,10 +196,10 @@ export class HttpConnection implements UpstreamOwner {
   }
 
   /** HTTP/2 backends (GRPC, GRPCS, H2C): the relay owns the exchange, body included, and reports its end. */
-  private relayToH2(head: RequestHead, decision: ProxyDecision): void {
+  private relayToH2(head: RequestHead, decision: ProxyDecision, h2: H2Upstreams): void {
     const early = this.pending;
     this.pending = undefined;
-    const input = { client: this.client, head, decision, h2: decision.h2 as NonNullable<ProxyDecision['h2']>, early, secure: this.opts.secure, events: this.opts.events, maxConnectAttempts: this.opts.maxConnectAttempts };
+    const input = { client: this.client, head, decision, h2, early, secure: this.opts.secure, events: this.opts.events, maxConnectAttempts: this.opts.maxConnectAttempts };
     const exchange = new H2Exchange(input, (end) => this.afterH2(end));
     this.h2 = exchange;
     exchange.start();

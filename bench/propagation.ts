@@ -1,6 +1,8 @@
 // How fast a change in the API server reaches wharf's data plane, and how much memory wharf needs
 // with 5,000 Ingresses: against the real test cluster, with wharf as a child process.
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startEchoBackend, type EchoBackend } from '../demo/echo-backend.ts';
@@ -22,6 +24,7 @@ const { values: opts } = parseArgs({
     'no-save': { type: 'boolean', default: false },
     profile: { type: 'string' },
     'heap-snapshot': { type: 'string' },
+    'node-flags': { type: 'string', default: '' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -32,6 +35,7 @@ if (opts.help) {
   --quick           30 trials, 1,000 Ingresses over 200 Services, 10 trials at scale
   --profile DIR     run wharf under --cpu-prof; the profile is written to DIR when wharf stops
   --heap-snapshot   write a heap snapshot of wharf to DIR once the scale phase has converged
+  --node-flags=...  extra flags for wharf's node, e.g. --node-flags=--max-old-space-size=160
 `);
   process.exit(0);
 }
@@ -107,6 +111,22 @@ async function probeResolution(probe: Probe, host: string, count: number): Promi
   return summarise(rtts);
 }
 
+// The snapshot is written by wharf's main thread while it stops serving; done when its size settles.
+async function snapshotWritten(dir: string): Promise<string> {
+  let last = -1;
+  for (let i = 0; i < 240; i++) {
+    await sleep(500);
+    const file = readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot')).sort().at(-1);
+    if (!file) continue;
+    const size = statSync(join(dir, file)).size;
+    if (size > 0 && size === last) return join(dir, file);
+    last = size;
+  }
+  throw new Error(`no complete heap snapshot in ${dir} after 120 s`);
+}
+
+let failureTail: (() => string) | undefined;
+
 async function main(): Promise<void> {
   const date = new Date().toISOString();
   const mach = machine();
@@ -133,14 +153,18 @@ async function main(): Promise<void> {
   const nodeFlags = [
     ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] : []),
     ...(opts['heap-snapshot'] ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${opts['heap-snapshot']}`] : []),
+    ...(opts['node-flags'] ? opts['node-flags'].split(/\s+/).filter(Boolean) : []),
   ];
+  if (opts['heap-snapshot']) mkdirSync(opts['heap-snapshot'], { recursive: true });
   log(`starting wharf: node bin/wharf.js serve --kubeconfig ... ${nodeFlags.join(' ')}`);
   const wharf: WharfProcess = await startWharfProcess({ kubeconfig: cluster.kubeconfigPath, nodeFlags });
   teardown.push(() => wharf.stop());
+  failureTail = () => wharf.tail();
+  const measure = async (when: string): Promise<MemoryRow> => ({ when, ...wharf.memory(), ...(await wharf.heap()) });
   const probe = new Probe(wharf.httpPort);
   teardown.push(() => probe.close());
   await probeUntil(probe, 'move.bench.test', (a) => a.backend === 'pod-a', 10_000);
-  const memory: MemoryRow[] = [{ when: 'started, 2 Ingresses, first request routed', ...wharf.memory() }];
+  const memory: MemoryRow[] = [await measure('started, 1 Ingress, first request routed')];
   log(`wharf pid ${wharf.pid} on :${wharf.httpPort}; ${memory[0]?.rssMiB.toFixed(1)} MiB RSS`);
 
   const sliceFloor = new WatchFloor(cluster.kubeconfigPath, `/apis/discovery.k8s.io/v1beta1/namespaces/${NS}/endpointslices`);
@@ -181,7 +205,7 @@ async function main(): Promise<void> {
   const endpointTrials = await runTrials(TRIALS, () => moveEndpoint(sliceEnv, move), progress('endpoints'));
   log(`new Ingress → routable: ${TRIALS} trials`);
   const ingressTrials = await runTrials(TRIALS, newIngress, progress('ingresses'));
-  memory.push({ when: `after the small trials (${created + 1} Ingresses)`, ...wharf.memory() });
+  memory.push(await measure(`after the small trials (${created + 1} Ingresses)`));
 
   // --- Scale: SCALE_INGRESSES Ingresses over SCALE_SERVICES Services, each with a 3-endpoint slice.
   log(`scale: ${SCALE_SERVICES} Services + EndpointSlices, then ${SCALE_INGRESSES} Ingresses, ${CONCURRENCY} writes in flight`);
@@ -206,25 +230,29 @@ async function main(): Promise<void> {
   const last = await probeUntil(probe, `ing-${lastIndex}.scale.test`, (a) => a.status === 200, CONVERGE_LIMIT_MS);
   const convergedMs = last.at - tIngresses;
   clearInterval(sampler);
-  memory.push({ when: `converged: ${SCALE_INGRESSES + created + 1} Ingresses, ${SCALE_SERVICES + 2} Services (before any request to them)`, ...wharf.memory() });
+  memory.push(await measure(`converged: ${SCALE_INGRESSES + created + 1} Ingresses, ${SCALE_SERVICES + 2} Services (before any request to them)`));
   log(`converged ${(convergedMs / 1000).toFixed(1)} s after the first write; ${memory.at(-1)?.rssMiB.toFixed(1)} MiB RSS, peak ${memory.at(-1)?.hwmMiB.toFixed(1)} MiB`);
 
   // Every host must route, else the convergence time above would be a lie.
   let routed = 0;
   for (let i = 0; i < SCALE_INGRESSES; i++) if ((await probe.get(`ing-${i}.scale.test`)).status === 200) routed++;
-  memory.push({ when: `after one request to each of the ${SCALE_INGRESSES} hosts (upstream pools open)`, ...wharf.memory() });
+  memory.push(await measure(`after one request to each of the ${SCALE_INGRESSES} hosts (upstream pools open)`));
   log(`${routed}/${SCALE_INGRESSES} scale hosts answer 200`);
 
-  if (opts['heap-snapshot']) {
-    log(`heap snapshot → ${opts['heap-snapshot']}`);
+  const dir = opts['heap-snapshot'];
+  if (dir) {
+    log(`heap snapshot → ${dir}`);
     process.kill(wharf.pid, 'SIGUSR2');
-    await sleep(20_000);
+    const file = await snapshotWritten(dir);
+    log(`heap snapshot written: ${file}`);
+    // Taking a snapshot runs a full GC first, so this row is close to the live heap.
+    memory.push(await measure('after the heap snapshot (which runs a full GC)'));
   }
 
   log(`at scale: ${SCALE_TRIALS} new Ingresses, ${SCALE_TRIALS * 2} endpoint moves`);
   const scaleIngressTrials = await runTrials(SCALE_TRIALS, newIngress, () => {});
   const scaleEndpointTrials = await runTrials(SCALE_TRIALS * 2, () => moveEndpoint(sliceEnv, move), () => {});
-  memory.push({ when: 'end of run', ...wharf.memory() });
+  memory.push(await measure('end of run'));
 
   const fullRebuildsAtScale = wharf.rebuilds.filter((l) => l.kind === 'full' && l.hosts >= SCALE_INGRESSES).map((l) => l.ms);
   const latency: LatencyRow[] = [
@@ -272,6 +300,7 @@ try {
   await main();
 } catch (err) {
   console.error((err as Error).stack ?? err);
+  if (failureTail) console.error(`--- wharf's last lines ---\n${failureTail()}`);
   process.exitCode = 1;
 } finally {
   await cleanup();

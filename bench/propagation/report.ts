@@ -35,6 +35,9 @@ export interface MemoryRow {
   when: string;
   rssMiB: number;
   hwmMiB: number;
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+  externalMiB: number;
 }
 
 export interface Results {
@@ -61,7 +64,11 @@ export function latencyTable(rows: readonly LatencyRow[]): string {
 }
 
 export function memoryTable(rows: readonly MemoryRow[]): string {
-  return ['| when | VmRSS MiB | VmHWM (peak) MiB |', '| --- | --- | --- |', ...rows.map((r) => `| ${r.when} | ${f(r.rssMiB)} | ${f(r.hwmMiB)} |`)].join('\n');
+  return [
+    '| when | VmRSS MiB | VmHWM (peak) MiB | V8 heap used MiB | V8 heap total MiB | external MiB |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.when} | ${f(r.rssMiB)} | ${f(r.hwmMiB)} | ${f(r.heapUsedMiB)} | ${f(r.heapTotalMiB)} | ${f(r.externalMiB)} |`),
+  ].join('\n');
 }
 
 export function markdown(r: Results): string {

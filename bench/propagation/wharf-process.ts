@@ -11,6 +11,15 @@ export interface Memory {
   hwmMiB: number;
 }
 
+export interface HeapStats {
+  /** V8 heap in use (live objects plus garbage not yet collected), MiB. */
+  heapUsedMiB: number;
+  /** V8 heap reserved, MiB. */
+  heapTotalMiB: number;
+  /** Memory of C++ objects tied to JS ones (Buffers among them), MiB. */
+  externalMiB: number;
+}
+
 export interface RebuildLine {
   /** performance.now() in the bench process when the line arrived. */
   at: number;
@@ -26,6 +35,8 @@ export interface WharfProcess {
   httpPort: number;
   adminPort: number;
   memory(): Memory;
+  /** wharf's own view of its V8 heap, from the default Node metrics on its admin /metrics. */
+  heap(): Promise<HeapStats>;
   /** Full rebuilds ("routing table applied") and endpoint short-path updates seen since start, in order. */
   rebuilds: RebuildLine[];
   /** The last lines of output, for error messages. */
@@ -106,6 +117,11 @@ export async function startWharfProcess(opts: WharfOptions): Promise<WharfProces
     httpPort: ports.http,
     adminPort: ports.admin,
     memory: () => readMemory(pid),
+    async heap() {
+      const text = await (await fetch(`http://127.0.0.1:${ports.admin}/metrics`, { signal: AbortSignal.timeout(120_000) })).text();
+      const mib = (name: string): number => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+      return { heapUsedMiB: mib('nodejs_heap_size_used_bytes'), heapTotalMiB: mib('nodejs_heap_size_total_bytes'), externalMiB: mib('nodejs_external_memory_bytes') };
+    },
     rebuilds,
     tail: () => tail.join('\n'),
     async stop() {

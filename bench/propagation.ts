@@ -285,6 +285,9 @@ async function main(): Promise<void> {
     },
     probe: probeRes,
     verdicts,
+    raw: Object.fromEntries(
+      [endpointTrials, ingressTrials, scaleEndpointTrials, scaleIngressTrials].map((t, i) => [`${latency[i]?.name} (${latency[i]?.conditions})`, t.map((x) => ({ ...x, wharf: +x.wharf.toFixed(2), floor: +x.floor.toFixed(2), applied: +x.applied.toFixed(2) }))]),
+    ),
   };
   console.log('\n' + latencyTable(latency) + '\n\n' + memoryTable(memory) + '\n');
   for (const [k, v] of Object.entries(results.scale)) console.log(`${k}: ${v}`);

@@ -1,6 +1,6 @@
 // Times each step of one full rebuild in-process, on objects shaped like the propagation bench's
 // scale phase: store.snapshot(), translate(), compileRouter(), dataplane.apply(), and the heap each leaves.
-// Usage: node --expose-gc bench/propagation/rebuild-cost.ts [INGRESSES] [SERVICES]
+// Usage: node --expose-gc bench/propagation/rebuild-cost.ts [INGRESSES] [SERVICES] [ROUNDS]
 import { Store } from '../../controller/store.ts';
 import { Dataplane } from '../../proxy/dataplane.ts';
 import { compileRouter } from '../../proxy/router.ts';
@@ -12,6 +12,7 @@ import { translate } from '../../src/translate/index.ts';
 
 const INGRESSES = Number(process.argv[2] ?? 5000);
 const SERVICES = Number(process.argv[3] ?? 1000);
+const ROUNDS = Number(process.argv[4] ?? 6);
 const gc = (globalThis as { gc?: () => void }).gc;
 
 // What the API server hands back (metadata as a real list returns it, managedFields dropped as the reflector does).
@@ -48,7 +49,7 @@ const mib = (): number => process.memoryUsage().heapUsed / 2 ** 20;
 gc?.();
 console.log(`${INGRESSES} Ingresses, ${SERVICES} Services; heap with the store filled: ${mib().toFixed(1)} MiB${gc ? '' : ' (run with --expose-gc for exact heap figures)'}`);
 const rows: Array<Record<string, number>> = [];
-for (let round = 0; round < 6; round++) {
+for (let round = 0; round < ROUNDS; round++) {
   // Every full rebuild starts from a changed store, so the snapshot is rebuilt too.
   store.upsert('Ingress', { ...(store.get('Ingress', 'scale', 'ing-0') as KubeObject), metadata: meta('scale', 'ing-0', 0, { resourceVersion: String(900000 + round) }) } as unknown as KubeObject);
   gc?.();
@@ -63,7 +64,8 @@ for (let round = 0; round < 6; round++) {
   const h3 = mib();
   dataplane.apply(result.table, [], undefined);
   const t4 = performance.now();
-  rows.push({ snapshot: t1 - t0, translate: t2 - t1, compileRouter: t3 - t2, 'apply (compiles again)': t4 - t3, 'allocated MiB (snapshot+translate+router, before GC)': h3 - h0 });
+  const mem = process.memoryUsage();
+  rows.push({ snapshot: t1 - t0, translate: t2 - t1, compileRouter: t3 - t2, 'apply (compiles again)': t4 - t3, 'allocated MiB (before GC)': h3 - h0, 'heap total MiB': mem.heapTotal / 2 ** 20, 'RSS MiB': mem.rss / 2 ** 20 });
 }
 console.log('round 0 is the warm-up; apply() compiles its own router, so compileRouter is counted once in it and once alone');
 console.table(rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v * 10) / 10]))));

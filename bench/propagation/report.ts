@@ -49,6 +49,8 @@ export interface Results {
   scale: Record<string, number | string>;
   probe: Summary;
   verdicts: string[];
+  /** Every trial of every row, in order, for looking at outliers. */
+  raw?: Record<string, unknown[]>;
 }
 
 const f = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : '—');

@@ -26,6 +26,8 @@ export interface LatencyRow {
   floor: Summary;
   /** Write → wharf's log line for the rebuild or endpoint update, ms (its own watch + scheduler + work). */
   applied: Summary;
+  /** Per trial, wharf minus floor: what wharf adds on top of the API server's own delivery, ms. */
+  added: Summary;
   /** wharf's own measure of each full rebuild in these trials (translate, router, apply), ms. */
   rebuildMs?: Summary;
   targetMs?: number;
@@ -57,10 +59,10 @@ const f = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(dig
 const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(1)}x` : '—');
 
 export function latencyTable(rows: readonly LatencyRow[]): string {
-  const head = '| measurement | conditions | n | p50 ms | p90 ms | p99 ms | max ms | floor p50 | floor p99 | wharf/floor p50 | wharf/floor p99 | applied p50 | applied p99 | full rebuild p50/max ms | target p99 |';
-  const sep = `|${' --- |'.repeat(15)}`;
+  const head = '| measurement | conditions | n | p50 ms | p90 ms | p99 ms | max ms | floor p50 | floor p99 | wharf/floor p50 | wharf/floor p99 | added by wharf p50 | added by wharf p99 | applied p50 | applied p99 | full rebuild p50/max ms | target p99 |';
+  const sep = `|${' --- |'.repeat(17)}`;
   const lines = rows.map((r) =>
-    `| ${r.name} | ${r.conditions} | ${r.wharf.n} | ${f(r.wharf.p50)} | ${f(r.wharf.p90)} | ${f(r.wharf.p99)} | ${f(r.wharf.max)} | ${f(r.floor.p50)} | ${f(r.floor.p99)} | ${ratio(r.wharf.p50, r.floor.p50)} | ${ratio(r.wharf.p99, r.floor.p99)} | ${f(r.applied.p50)} | ${f(r.applied.p99)} | ${r.rebuildMs ? `${f(r.rebuildMs.p50, 0)}/${f(r.rebuildMs.max, 0)}` : '—'} | ${r.targetMs !== undefined ? `${r.targetMs} ms: ${r.wharf.p99 <= r.targetMs ? 'met' : 'MISSED'}` : '—'} |`,
+    `| ${r.name} | ${r.conditions} | ${r.wharf.n} | ${f(r.wharf.p50)} | ${f(r.wharf.p90)} | ${f(r.wharf.p99)} | ${f(r.wharf.max)} | ${f(r.floor.p50)} | ${f(r.floor.p99)} | ${ratio(r.wharf.p50, r.floor.p50)} | ${ratio(r.wharf.p99, r.floor.p99)} | ${f(r.added.p50)} | ${f(r.added.p99)} | ${f(r.applied.p50)} | ${f(r.applied.p99)} | ${r.rebuildMs ? `${f(r.rebuildMs.p50, 0)}/${f(r.rebuildMs.max, 0)}` : '—'} | ${r.targetMs !== undefined ? `${r.targetMs} ms: ${r.wharf.p99 <= r.targetMs ? 'met' : 'MISSED'}` : '—'} |`,
   );
   return [head, sep, ...lines].join('\n');
 }

@@ -14,6 +14,8 @@ export interface WharfMetrics {
   upstreamErrors: Counter<'reason'>;
   openConnections: Gauge<'listener'>;
   events: Counter<'result'>;
+  acmeOrders: Counter<'result'>;
+  acmeRenewal: Gauge<'secret'>;
 }
 
 export function createMetrics(): WharfMetrics {
@@ -38,5 +40,7 @@ export function createMetrics(): WharfMetrics {
     upstreamErrors: new Counter({ name: 'wharf_upstream_errors_total', help: 'Failures talking to backends, by reason (connect, timeout, protocol, reset).', labelNames: ['reason'], registers: [registry] }),
     openConnections: new Gauge({ name: 'wharf_open_connections', help: 'Client connections open now, by listener (http, https).', labelNames: ['listener'], registers: [registry] }),
     events: new Counter({ name: 'wharf_events_total', help: 'Kubernetes Events about diagnostics, by result (created, patched, dropped, failed).', labelNames: ['result'], registers: [registry] }),
+    acmeOrders: new Counter({ name: 'wharf_acme_orders_total', help: 'ACME certificate orders placed by this replica, by result (success, failure).', labelNames: ['result'], registers: [registry] }),
+    acmeRenewal: new Gauge({ name: 'wharf_acme_certificate_renewal_timestamp_seconds', help: 'Unix time at which wharf renews the ACME certificate in this Secret (two thirds into its lifetime).', labelNames: ['secret'], registers: [registry] }),
   };
 }

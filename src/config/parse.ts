@@ -26,6 +26,13 @@ export interface ServeConfig {
   defaultSslCertificate?: NamespacedName;
   tcpServicesConfigMap?: NamespacedName;
   udpServicesConfigMap?: NamespacedName;
+  acmeDirectory?: string;
+  acmeEmail?: string;
+  acmeEabKid?: string;
+  acmeEabHmacKey?: string;
+  acmeCaFile?: string;
+  acmeChallenge: 'http-01' | 'tls-alpn-01';
+  acmeAccountSecret?: NamespacedName;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   logFormat: 'json' | 'text';
 }

@@ -1,6 +1,7 @@
 // The one place that wires wharf together: a source fills the store, the scheduler rebuilds,
 // translate() makes the table, the dataplane swaps it in, and the admin server reports on it all.
 import type { FastifyInstance } from 'fastify';
+import { createAcme, type AcmeParts, type AcmeTuning } from '../controller/acme/index.ts';
 import { ManifestsSource, type ManifestProblem } from '../controller/manifests-source.ts';
 import { EventRecorder, storeLookup } from '../controller/event-recorder.ts';
 import { KubeSource } from '../controller/kube-source.ts';
@@ -9,6 +10,7 @@ import { createEventsApi } from '../controller/kube/events-api.ts';
 import { RebuildScheduler } from '../controller/scheduler.ts';
 import { Store } from '../controller/store.ts';
 import { Dataplane } from '../proxy/dataplane.ts';
+import { acmeSettings } from './acme/config.ts';
 import { buildAdminApp } from './admin/app.ts';
 import type { ServeConfig } from './config/parse.ts';
 import { WharfError } from './errors.ts';
@@ -38,11 +40,16 @@ export interface WharfHandle {
   diagnostics(): readonly Diagnostic[];
   /** Kubernetes mode only: the Event writer (tests wait on its idle()). */
   events: EventRecorder | undefined;
+  /** With --acme-directory: the challenge book and the issuer. */
+  acme: AcmeParts | undefined;
   stop(graceMs?: number): Promise<void>;
 }
 
 export interface StartOptions {
   log?: Logger;
+  /** Who may place ACME orders; leader election hands in its predicate (default: this replica). */
+  acmeIsLeader?: () => boolean;
+  acmeTuning?: AcmeTuning;
 }
 
 export async function startWharf(config: ServeConfig, options: StartOptions = {}): Promise<WharfHandle> {
@@ -62,7 +69,13 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     ? new ManifestsSource({ dir: config.manifests, store, log, namespace: config.watchNamespace, onProblems: (p) => (sourceProblems = p) })
     : new KubeSource({ kubeconfig: config.kubeconfig, store, log, namespace: config.watchNamespace });
   const defaultCertificate = await generateDefaultCertificate();
-  const dataplane = new Dataplane({ log, metrics, defaultCertificate });
+  // ACME: every replica answers challenges from the shared ConfigMap; only the leader orders.
+  const acmeConfig = acmeSettings(config, process.env.POD_NAMESPACE);
+  if (acmeConfig && config.manifests) throw new WharfError('WHARF_E_CONFIG', 'flag --acme-directory: ACME stores certificates in Secrets and needs the Kubernetes API, not --manifests');
+  const acme = acmeConfig
+    ? createAcme({ settings: acmeConfig, kubeconfig: config.kubeconfig, log, metrics, isLeader: options.acmeIsLeader ?? (() => true), onDiagnostics: () => { fullPending = true; scheduler.markDirty(); }, ...options.acmeTuning })
+    : undefined;
+  const dataplane = new Dataplane({ log, metrics, defaultCertificate, acmeChallenges: acme?.book });
   // Kubernetes mode only: Events on the objects that diagnostics name. Every replica writes for
   // now; leader election will hand in the real predicate.
   const events = config.manifests
@@ -82,7 +95,8 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
       const certs = resolveCertificates(result.certificates, snapshot.secrets, new Date());
       const chosenDefault = config.defaultSslCertificate ? resolveDefaultCertificate(config.defaultSslCertificate, snapshot.secrets, new Date()) : undefined;
       const stats = dataplane.apply(result.table, certs.certificates, chosenDefault?.certificate);
-      diagnostics = [...result.diagnostics, ...certs.diagnostics, ...(chosenDefault?.diagnostics ?? [])];
+      acme?.issuer.observe(result.certificates, snapshot);
+      diagnostics = [...result.diagnostics, ...certs.diagnostics, ...(chosenDefault?.diagnostics ?? []), ...(acme?.issuer.diagnostics() ?? [])];
       reportDiagnostics(log, metrics, diagnostics, reported);
       events?.observe(diagnostics);
       metrics.reloads.inc({ result: 'success' });
@@ -140,6 +154,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
 
   await source.start();
   events?.start();
+  await acme?.start();
   // The synced gate: the first table is built from the complete initial state.
   fullPending = true;
   scheduler.markDirty();
@@ -148,6 +163,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     source.stop();
     scheduler.stop();
     events?.stop();
+    void acme?.stop();
     throw new WharfError('WHARF_E_CONFIG', `cannot listen on ${config.bind} ports ${config.httpPort}/${config.httpsPort}: ${err.message}`);
   });
   ready = true;
@@ -163,6 +179,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     source.stop();
     scheduler.stop();
     events?.stop();
+    void acme?.stop();
     throw new WharfError('WHARF_E_CONFIG', `cannot listen on admin port ${config.adminPort}: ${err.message}`);
   });
   const adminAddr = admin.server.address();
@@ -181,11 +198,13 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     settled: () => source.settled(),
     diagnostics: () => diagnostics,
     events,
+    acme,
     async stop(graceMs = 10_000) {
       ready = false;
       source.stop();
       scheduler.stop();
       events?.stop();
+      await acme?.stop();
       await dataplane.close(graceMs);
       await admin.close();
     },

@@ -65,6 +65,8 @@ export class AcmeIssuer {
   private client: acme.Client | undefined;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
+  /** Secrets with a renewal-time gauge, so the series of a Secret no longer asked for goes away. */
+  private readonly gauged = new Set<string>();
 
   constructor(opts: AcmeIssuerOptions) {
     this.opts = opts;
@@ -77,7 +79,18 @@ export class AcmeIssuer {
     this.planDiagnostics = plan.diagnostics;
     this.secrets = new Map(snapshot.secrets.map((s) => [`${s.metadata.namespace ?? ''}/${s.metadata.name}`, s]));
     // A failure for a Secret no Ingress asks for any more is no longer news.
-    for (const key of this.failures.keys()) if (!plan.requests.some((r) => r.secret === key)) this.failures.delete(key);
+    const wanted = new Set(plan.requests.map((r) => r.secret));
+    for (const key of this.failures.keys()) if (!wanted.has(key)) this.failures.delete(key);
+    for (const key of this.gauged) {
+      if (wanted.has(key)) continue;
+      this.opts.metrics.acmeRenewal.remove({ secret: key });
+      this.gauged.delete(key);
+    }
+    this.wake?.();
+  }
+
+  /** Look again now, e.g. when this replica has just become the leader (else within checkIntervalMs). */
+  kick(): void {
     this.wake?.();
   }
 
@@ -93,10 +106,13 @@ export class AcmeIssuer {
     this.loop = this.run();
   }
 
+  /** Ends the loop; an order in flight is not waited for beyond a second (shutdown must not hang on the CA). */
   async stop(): Promise<void> {
     this.abort.abort();
     this.wake?.();
-    await this.loop;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.loop, new Promise((r) => (timer = setTimeout(r, 1_000)))]);
+    clearTimeout(timer);
   }
 
   private now(): Date {
@@ -143,6 +159,7 @@ export class AcmeIssuer {
     const state = observed.action === 'keep' || !fresh ? observed : certificateState(request, fresh, now);
     if (state.action === 'keep') {
       this.opts.metrics.acmeRenewal.set({ secret: request.secret }, state.renewAt.getTime() / 1000);
+      this.gauged.add(request.secret);
       return state.renewAt.getTime() - now.getTime();
     }
     if (failure && failure.nextAt > now.getTime()) return failure.nextAt - now.getTime();

@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect, type PeerCertificate } from 'node:tls';
 import { after, before, test } from 'node:test';
-import { CoreV1Api, KubeConfig, NetworkingV1Api, type CoreV1Event, type V1Ingress } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, NetworkingV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type V1Ingress } from '@kubernetes/client-node';
 import { parseServeArgs } from '../src/config/parse.ts';
 import { createLogger, type Logger } from '../src/log.ts';
 import { startWharf, type WharfHandle } from '../src/main.ts';
@@ -171,6 +171,8 @@ test('TLS-ALPN-01: a new leader orders through the HTTPS port of the other repli
   // Leadership moves: the old leader goes, a new one (answering TLS-ALPN-01) takes over.
   await leader.stop(0);
   replicas.splice(replicas.indexOf(leader), 1);
+  // A leftover of a leader that died mid-order: the next order clears it.
+  await core.patchNamespacedConfigMap({ namespace: WHARF_NS, name: 'wharf-acme-challenges', body: { data: { 'http-01.leftover': 'leftover.thumb' } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
   leader = await start('tls-alpn-01', true);
   const host = 'alpn.acme.test';
   await networking.createNamespacedIngress({ namespace: NS, body: acmeIngress('alpn', host) });
@@ -188,6 +190,8 @@ test('TLS-ALPN-01: a new leader orders through the HTTPS port of the other repli
   assert.equal(await orders(follower, 'success') + await orders(follower, 'failure'), 0);
   assert.ok(pebble!.output().includes(`Value:"${host}"`), 'pebble validated the name');
   assert.ok(!pebble!.output().includes(`http://${host}:`), 'not over HTTP');
+  const shared = await core.readNamespacedConfigMap({ namespace: WHARF_NS, name: 'wharf-acme-challenges' });
+  assert.deepEqual(Object.keys(shared.data ?? {}), [], 'the leftover and the finished challenge are gone');
   // Ordinary clients of the same name never saw the challenge certificate: still pebble's chain.
   assert.ok(await servesPebbleCertificate(follower, 'web.acme.test', root));
 });

@@ -71,6 +71,27 @@ export class ChallengeSync {
     }
   }
 
+  /**
+   * Removes shared entries that no order of this replica owns: leftovers of a leader that died
+   * mid-order. Called by the leader before it orders, when only its own orders can be in flight.
+   */
+  async prune(): Promise<number> {
+    const { configMap, book } = this.opts;
+    try {
+      // Read afresh: the watch may not have listed yet right after a start.
+      const cm = await this.opts.api.get<ConfigMap>('configmaps', configMap.namespace, configMap.name);
+      const mine = new Set(book.localKeys());
+      const stale = Object.keys(cm?.data ?? {}).filter((k) => !mine.has(k));
+      if (stale.length === 0) return 0;
+      await this.opts.api.patch('configmaps', configMap.namespace, configMap.name, { data: Object.fromEntries(stale.map((k) => [k, null])) });
+      this.opts.log.info('acme: removed challenges left by an earlier order', { configMap: this.name(), removed: stale.length });
+      return stale.length;
+    } catch (err) {
+      this.opts.log.warn('acme: cannot remove challenges left by an earlier order', { code: 'WHARF_E_ACME', configMap: this.name(), err: err as Error });
+      return 0;
+    }
+  }
+
   private async write(data: Record<string, string>): Promise<void> {
     const { api, configMap } = this.opts;
     try {

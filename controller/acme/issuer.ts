@@ -19,6 +19,8 @@ import type { AcmeObjectsApi } from './kube-objects.ts';
 export interface ChallengePublisher {
   publish(key: string, keyAuthorization: string): Promise<void>;
   withdraw(key: string): Promise<void>;
+  /** Drops shared entries no order of this replica owns (a crashed leader's leftovers). */
+  prune?(): Promise<number>;
 }
 
 export interface AcmeIssuerOptions {
@@ -169,6 +171,7 @@ export class AcmeIssuer {
   private async order(request: AcmeRequest): Promise<void> {
     const { log, metrics, settings } = this.opts;
     const started = Date.now();
+    await this.opts.challenges.prune?.();
     log.info('acme: ordering a certificate', { secret: request.secret, hosts: request.hosts, challenge: settings.challenge });
     try {
       const client = await this.accountClient();

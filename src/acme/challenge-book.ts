@@ -53,6 +53,11 @@ export class ChallengeBook implements AcmeChallengeAnswers {
     return this.refreshAlpn();
   }
 
+  /** Keys this replica published itself (its orders in flight). */
+  localKeys(): string[] {
+    return [...this.local.keys()].sort();
+  }
+
   /** Keys currently answered (for tests and the debug log). */
   keys(): string[] {
     return [...new Set([...this.local.keys(), ...this.shared.keys()])].sort();

@@ -3,10 +3,12 @@
 // through the other one. HTTP-01 (behind an allow list and ssl-redirect) and TLS-ALPN-01.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
 import { after, before, test } from 'node:test';
-import { CoreV1Api, KubeConfig, NetworkingV1Api, PatchStrategy, setHeaderOptions, type CoreV1Event, type V1Ingress } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, NetworkingV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type CoreV1Event, type V1Ingress } from '@kubernetes/client-node';
 import { parseServeArgs } from '../src/config/parse.ts';
 import { createLogger, type Logger } from '../src/log.ts';
 import { startWharf, type WharfHandle } from '../src/main.ts';
@@ -19,6 +21,8 @@ const NS = 'apps';
 const WHARF_NS = 'wharf-system';
 
 let cluster: TestCluster;
+/** A kubeconfig of a ServiceAccount holding only the access the README documents. */
+let wharfKubeconfig: string;
 let core: CoreV1Api;
 let networking: NetworkingV1Api;
 let plan: Awaited<ReturnType<typeof planPebble>>;
@@ -31,7 +35,7 @@ const silent = (): Logger => createLogger({ level: 'error', format: 'json', writ
 
 function start(challenge: 'http-01' | 'tls-alpn-01', isLeader: boolean): Promise<WharfHandle> {
   const { config } = parseServeArgs([
-    '--kubeconfig', cluster.kubeconfigPath, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0',
+    '--kubeconfig', wharfKubeconfig, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0',
     '--acme-directory', plan.directoryUrl, '--acme-ca-file', plan.caFile, '--acme-email', 'ops@example.com',
     '--acme-account-secret', `${WHARF_NS}/acme-account`, '--acme-challenge', challenge,
   ], {});
@@ -52,6 +56,7 @@ before(
     await core.createNamespace({ body: { metadata: { name: NS } } });
     await core.createNamespace({ body: { metadata: { name: WHARF_NS } } });
     await networking.createIngressClass({ body: { metadata: { name: 'wharf' }, spec: { controller: 'wharf.dev/ingress-controller' } } });
+    wharfKubeconfig = await serviceAccountKubeconfig(kc);
     plan = await planPebble();
     leader = await start('http-01', true);
     follower = await start('http-01', false);
@@ -67,6 +72,29 @@ after(async () => {
   await pebble?.stop();
   await cluster?.stop();
 });
+
+// Reading as before (list, watch), Events as the README says, and for ACME: get, create and patch
+// of Secrets and ConfigMaps. If wharf needed more, the orders below would fail with 403.
+const RULES = [
+  { apiGroups: ['networking.k8s.io'], resources: ['ingressclasses', 'ingresses'], verbs: ['list', 'watch'] },
+  { apiGroups: [''], resources: ['services', 'endpoints', 'secrets', 'configmaps'], verbs: ['list', 'watch'] },
+  { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch', 'get'] },
+  { apiGroups: [''], resources: ['secrets', 'configmaps'], verbs: ['get', 'create', 'patch'] },
+];
+
+async function serviceAccountKubeconfig(admin: KubeConfig): Promise<string> {
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+  await core.createNamespacedServiceAccount({ namespace: WHARF_NS, body: { metadata: { name: 'wharf' } } });
+  await rbac.createClusterRole({ body: { metadata: { name: 'wharf-acme-test' }, rules: RULES } });
+  await rbac.createClusterRoleBinding({ body: { metadata: { name: 'wharf-acme-test' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'wharf-acme-test' }, subjects: [{ kind: 'ServiceAccount', name: 'wharf', namespace: WHARF_NS }] } });
+  const request = await core.createNamespacedServiceAccountToken({ namespace: WHARF_NS, name: 'wharf', body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  const token = request.status?.token;
+  assert.ok(token, 'the API server issued a ServiceAccount token');
+  const path = join(cluster.dir, 'wharf-sa.kubeconfig');
+  writeFileSync(path, readFileSync(cluster.kubeconfigPath, 'utf8').replaceAll(cluster.token, token));
+  return path;
+}
 
 function acmeIngress(name: string, host: string, annotations: Record<string, string> = {}): V1Ingress {
   return {

@@ -8,6 +8,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
 import { after, before, test } from 'node:test';
+import { generate } from 'selfsigned';
 import { CoreV1Api, KubeConfig, NetworkingV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type CoreV1Event, type V1Ingress } from '@kubernetes/client-node';
 import { parseServeArgs } from '../src/config/parse.ts';
 import { createLogger, type Logger } from '../src/log.ts';
@@ -222,4 +223,32 @@ test('TLS-ALPN-01: a new leader orders through the HTTPS port of the other repli
   assert.deepEqual(Object.keys(shared.data ?? {}), [], 'the leftover and the finished challenge are gone');
   // Ordinary clients of the same name never saw the challenge certificate: still pebble's chain.
   assert.ok(await servesPebbleCertificate(follower, 'web.acme.test', root));
+});
+
+test('renewal: a certificate past two thirds of its lifetime is replaced, one before it is kept', async () => {
+  const day = 24 * 3600_000;
+  const now = Date.now();
+  const selfSigned = async (host: string, from: number, to: number): Promise<Record<string, string>> => {
+    const pems = await generate([{ name: 'commonName', value: host }], {
+      keyType: 'ec', curve: 'P-256', algorithm: 'sha256', notBeforeDate: new Date(from), notAfterDate: new Date(to),
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: host }] }],
+    });
+    return { 'tls.crt': Buffer.from(pems.cert).toString('base64'), 'tls.key': Buffer.from(pems.private).toString('base64') };
+  };
+  // 90-day certificates: one on day 61 (due), one on day 10 (kept until day 60).
+  await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'due-tls' }, type: 'kubernetes.io/tls', data: await selfSigned('due.acme.test', now - 61 * day, now + 29 * day) } });
+  await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'fresh-tls' }, type: 'kubernetes.io/tls', data: await selfSigned('fresh.acme.test', now - 10 * day, now + 80 * day) } });
+  const freshBefore = (await secretCert('fresh-tls'))?.fingerprint256;
+  const ordersBefore = await orders(leader, 'success');
+  await networking.createNamespacedIngress({ namespace: NS, body: acmeIngress('fresh', 'fresh.acme.test') });
+  await networking.createNamespacedIngress({ namespace: NS, body: acmeIngress('due', 'due.acme.test') });
+  await eventually(async () => (await secretCert('due-tls'))?.issuer.includes('Pebble') === true, 300, 100);
+  const root = await pebble!.rootPem();
+  await eventually(() => servesPebbleCertificate(follower, 'due.acme.test', root), 100, 100);
+  // The loop has looked at both Secrets (it walks them in order, fresh first) at least once more.
+  await new Promise((r) => setTimeout(r, 1_500));
+  assert.equal(await orders(leader, 'success'), ordersBefore + 1, 'only the due certificate was ordered');
+  assert.equal((await secretCert('fresh-tls'))?.fingerprint256, freshBefore, 'the fresh certificate was kept');
+  const gauge = (await leader.metrics.acmeRenewal.get()).values.find((v) => v.labels.secret === `${NS}/fresh-tls`)?.value ?? 0;
+  assert.ok(Math.abs(gauge * 1000 - (now + 50 * day)) < 5_000, 'renewal of the fresh one is planned for its day 60');
 });

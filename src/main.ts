@@ -154,7 +154,6 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
 
   await source.start();
   events?.start();
-  await acme?.start();
   // The synced gate: the first table is built from the complete initial state.
   fullPending = true;
   scheduler.markDirty();
@@ -167,6 +166,8 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     throw new WharfError('WHARF_E_CONFIG', `cannot listen on ${config.bind} ports ${config.httpPort}/${config.httpsPort}: ${err.message}`);
   });
   ready = true;
+  // Orders start once the listeners answer: a challenge must never reach a port not yet bound.
+  await acme?.start();
 
   const admin: FastifyInstance = buildAdminApp({
     readiness: () => (ready ? { ready: true } : { ready: false, reason: 'waiting for the first sync and the listeners' }),

@@ -324,3 +324,9 @@ describe('the issuer', () => {
     }
   });
 });
+
+test('--acme-directory with --manifests is refused at start: certificates need the API', async () => {
+  const { startWharf } = await import('../src/main.ts');
+  const { config } = parseServeArgs(['--manifests', '/nonexistent', '--acme-directory', 'https://ca.example/dir'], {});
+  await assert.rejects(startWharf(config, { log: silent }), (err: unknown) => err instanceof WharfError && err.code === 'WHARF_E_CONFIG' && /needs the Kubernetes API/.test(err.message));
+});

@@ -125,18 +125,11 @@ export class AcmeIssuer {
     const interval = this.opts.checkIntervalMs ?? 30_000;
     while (!this.abort.signal.aborted) {
       let nextMs = interval;
-      if (this.opts.isLeader()) {
-        for (const request of this.requests) {
-          if (this.abort.signal.aborted || !this.opts.isLeader()) break;
-          const due = this.dueIn(request);
-          if (due > 0) {
-            nextMs = Math.min(nextMs, due);
-            continue;
-          }
-          await this.order(request);
-          const retry = this.failures.get(request.secret);
-          if (retry) nextMs = Math.min(nextMs, Math.max(0, retry.nextAt - this.now().getTime()));
-        }
+      try {
+        if (this.opts.isLeader()) nextMs = await this.pass(interval);
+      } catch (err) {
+        // order() reports its own failures; this is a bug or a broken predicate, and the loop must live on.
+        this.opts.log.error('acme: unexpected error; trying again later', { code: 'WHARF_E_ACME', err: err as Error });
       }
       if (this.abort.signal.aborted) break;
       await new Promise<void>((resolve) => {
@@ -149,6 +142,23 @@ export class AcmeIssuer {
       });
       this.wake = undefined;
     }
+  }
+
+  /** One walk over the requests, ordering what is due; returns how long until the next is due. */
+  private async pass(interval: number): Promise<number> {
+    let nextMs = interval;
+    for (const request of this.requests) {
+      if (this.abort.signal.aborted || !this.opts.isLeader()) break;
+      const due = this.dueIn(request);
+      if (due > 0) {
+        nextMs = Math.min(nextMs, due);
+        continue;
+      }
+      await this.order(request);
+      const retry = this.failures.get(request.secret);
+      if (retry) nextMs = Math.min(nextMs, Math.max(0, retry.nextAt - this.now().getTime()));
+    }
+    return nextMs;
   }
 
   /** 0 when an order is due now, else milliseconds until it is (renewal time or back-off). */

@@ -1,6 +1,7 @@
 // The dataplane: holds the live routing table, swaps it in one step on apply(), and answers the
 // front end's "where does this request go". Backend runtimes (pools, balancer state) survive swaps by key.
 import type { Socket } from 'node:net';
+import { http01Token, type AcmeChallengeAnswers } from '../src/acme/challenge-book.ts';
 import type { Logger } from '../src/log.ts';
 import type { WharfMetrics } from '../src/metrics.ts';
 import type { Backend, BackendKey, Route, RoutingTable } from '../src/model/table.ts';
@@ -27,6 +28,8 @@ export interface DataplaneOptions {
   log: Logger;
   metrics: WharfMetrics;
   defaultCertificate: ServedCertificate;
+  /** Pending ACME challenges: HTTP-01 answered ahead of every route, TLS-ALPN-01 on the HTTPS port. */
+  acmeChallenges?: AcmeChallengeAnswers;
 }
 
 export interface ListenOptions {
@@ -137,6 +140,7 @@ export class Dataplane implements Decider {
       certificates: () => this.certs,
       onConnection: (socket, secure) => this.accept(socket, secure),
       onTlsError: (err) => this.opts.log.debug('tls handshake failed', { err }),
+      acmeChallenges: this.opts.acmeChallenges,
     });
     this.httpsPort = this.listeners.httpsPort;
     return { httpPort: this.listeners.httpPort, httpsPort: this.listeners.httpsPort };
@@ -176,6 +180,11 @@ export class Dataplane implements Decider {
   }
 
   decide(head: RequestHead, ctx: RequestContext): Decision {
+    // ACME HTTP-01 before routes, redirects and source ranges: those must never block validation.
+    if (this.opts.acmeChallenges !== undefined && head.path.startsWith('/.well-known/acme-challenge/')) {
+      const answer = acmeHttp01(this.opts.acmeChallenges, head.path);
+      if (answer !== undefined) return answer;
+    }
     if (hasDotSegment(head.path)) return { kind: 'respond', status: 400, reason: 'Bad Request', body: 'the path has a "." or ".." segment; send the resolved path\n' };
     const live = this.live;
     // One lookup function for all requests: match() is synchronous, so the current head is safe to share.
@@ -224,6 +233,12 @@ export class Dataplane implements Decider {
       h2: h2 ? this.h2 : undefined,
     };
   }
+}
+
+function acmeHttp01(challenges: AcmeChallengeAnswers, path: string): Decision | undefined {
+  const token = http01Token(path);
+  const keyAuthorization = token === undefined ? undefined : challenges.http01(token);
+  return keyAuthorization === undefined ? undefined : { kind: 'respond', status: 200, reason: 'OK', body: keyAuthorization };
 }
 
 function redirect(status: number, reason: string, location: string): Decision {

@@ -2,6 +2,7 @@
 // Both hand accepted sockets to one callback; closing stops accepting and lets open connections finish.
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { acmeAwareTlsOptions, endIfAcmeValidation, type TlsAlpnChallenges } from './tls/acme-alpn.ts';
 import { TLS_OPTIONS, type CertificateSet } from './tls/certificate-set.ts';
 
 export interface ListenerOptions {
@@ -11,6 +12,8 @@ export interface ListenerOptions {
   certificates: () => CertificateSet;
   onConnection: (socket: Socket | TLSSocket, secure: boolean) => void;
   onTlsError?: (err: Error) => void;
+  /** Pending TLS-ALPN-01 challenges, answered for clients offering ALPN acme-tls/1. */
+  acmeChallenges?: TlsAlpnChallenges;
 }
 
 export interface Listeners {
@@ -40,10 +43,11 @@ export async function startListeners(opts: ListenerOptions): Promise<Listeners> 
       key: initial.keyPem,
       ...TLS_OPTIONS,
       allowHalfOpen: true,
-      ALPNProtocols: ['http/1.1'],
-      SNICallback: (name, cb) => cb(null, opts.certificates().contextFor(name)),
+      ...acmeAwareTlsOptions(['http/1.1'], (name) => opts.certificates().contextFor(name), opts.acmeChallenges),
     },
-    (socket) => opts.onConnection(socket, true),
+    (socket) => {
+      if (!endIfAcmeValidation(socket)) opts.onConnection(socket, true);
+    },
   );
   https.on('tlsClientError', (err) => opts.onTlsError?.(err));
   const httpPort = await listen(http, opts.httpPort, opts.bind);

@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   WHARF_E_TLS_SECRET: 'A TLS Secret is missing, malformed, expired, or does not cover the host.',
   WHARF_E_CANARY: 'A canary Ingress has no main route with the same host, path and path type to attach to.',
   WHARF_E_CLASS: 'An IngressClass or class annotation could not be resolved.',
+  WHARF_E_ACME: 'An ACME order for a TLS Secret failed (the ACME error is in the message); retried with back-off.',
   WHARF_E_REBUILD: 'A rebuild of the routing table failed; the last good table stays in force.',
 } as const;
 

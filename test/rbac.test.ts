@@ -254,14 +254,15 @@ test('the ServiceAccount holds no permission beyond the documented rules', async
 test('the README table lists exactly the documented rules', () => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   const section = readme.slice(readme.indexOf('### Permissions (RBAC)'), readme.indexOf('### Flags'));
-  const placeholders: Record<string, string> = { '`--election-id`': NAMES['election-id'], 'the TCP/UDP services ConfigMaps': `${NAMES['tcp-services-configmap']}, ${NAMES['udp-services-configmap']}` };
-  const rows = section.split('\n').filter((l) => /^\| (cluster|wharf's namespace) \|/.test(l));
+  const placeholders: Record<string, string> = { '`--election-id`': NAMES['election-id'], 'the TCP/UDP services ConfigMaps': `${NAMES['tcp-services-configmap']}, ${NAMES['udp-services-configmap']}`, '`wharf-acme-challenges`': 'wharf-acme-challenges' };
+  const rows = (acme: boolean): string[] => section.split('\n').filter((l) => /^\| (cluster|wharf's namespace)(, with ACME)? \|/.test(l) && l.includes(', with ACME |') === acme);
   const split = (cell: string): string[] => cell.split(',').map((x) => x.trim()).filter((x) => x !== '');
-  const fromReadme: PolicyRule[] = rows.map((row) => {
+  const fromReadme = (acme: boolean): PolicyRule[] => rows(acme).map((row) => {
     const [, group, resources, names, verbs] = row.split('|').map((c) => c.trim()).slice(1);
     const named = names ? split(placeholders[names] ?? names) : undefined;
     return { apiGroups: [group === 'core' ? '' : (group as string)], resources: split(resources as string), verbs: split(verbs as string), ...(named ? { resourceNames: named } : {}) };
   });
   const documented = loadRbac(NAMES);
-  assert.deepEqual([...grants(fromReadme)].sort(), [...grants([...documented.clusterRules, ...documented.namespaceRules])].sort());
+  assert.deepEqual([...grants(fromReadme(false))].sort(), [...grants([...documented.clusterRules, ...documented.namespaceRules])].sort());
+  assert.deepEqual([...grants(fromReadme(true))].sort(), [...grants([...documented.acmeClusterRules, ...documented.acmeNamespaceRules])].sort());
 });

@@ -23,6 +23,7 @@ export const EVENT_REASONS: Record<ErrorCode, string> = {
   WHARF_E_TLS_SECRET: 'TLSSecretInvalid',
   WHARF_E_CANARY: 'CanaryUnattached',
   WHARF_E_CLASS: 'ClassUnresolved',
+  WHARF_E_ACME: 'ACMEOrderFailed',
   WHARF_E_REBUILD: 'RebuildFailed',
 };
 

@@ -11,13 +11,13 @@ import { after, before, test } from 'node:test';
 import { generate } from 'selfsigned';
 import { CoreV1Api, KubeConfig, NetworkingV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type CoreV1Event, type V1Ingress } from '@kubernetes/client-node';
 import { parseServeArgs } from '../src/config/parse.ts';
-import { createLogger, type Logger } from '../src/log.ts';
 import { startWharf, type WharfHandle } from '../src/main.ts';
 import { planPebble, startPebble, type Pebble } from './acme/pebble.ts';
 import { ensurePebble } from './acme/prepare.ts';
 import { loadRbac } from './support/rbac.ts';
 import { startTestCluster, type TestCluster } from './cluster/cluster.ts';
-import { eventually, get } from './support/http.ts';
+import { eventually, get, LOOPBACK_ANY_PORTS } from './support/http.ts';
+import { createWharfClass, silentLogger } from './support/kube.ts';
 
 const NS = 'apps';
 const WHARF_NS = 'wharf-system';
@@ -33,11 +33,11 @@ const replicas: WharfHandle[] = [];
 let leader: WharfHandle;
 let follower: WharfHandle;
 
-const silent = (): Logger => createLogger({ level: 'error', format: 'json', write: () => {} });
+const silent = silentLogger;
 
 function start(challenge: 'http-01' | 'tls-alpn-01', isLeader: boolean): Promise<WharfHandle> {
   const { config } = parseServeArgs([
-    '--kubeconfig', wharfKubeconfig, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0',
+    '--kubeconfig', wharfKubeconfig, ...LOOPBACK_ANY_PORTS,
     '--acme-directory', plan.directoryUrl, '--acme-ca-file', plan.caFile, '--acme-email', 'ops@example.com',
     '--acme-account-secret', `${WHARF_NS}/acme-account`, '--acme-challenge', challenge,
   ], {});
@@ -58,7 +58,7 @@ before(
     networking = kc.makeApiClient(NetworkingV1Api);
     await core.createNamespace({ body: { metadata: { name: NS } } });
     await core.createNamespace({ body: { metadata: { name: WHARF_NS } } });
-    await networking.createIngressClass({ body: { metadata: { name: 'wharf' }, spec: { controller: 'wharf.dev/ingress-controller' } } });
+    await createWharfClass(networking);
     wharfKubeconfig = await serviceAccountKubeconfig(kc);
     plan = await planPebble();
     leader = await start('http-01', true);

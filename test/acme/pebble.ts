@@ -5,11 +5,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { CHALLTESTSRV_BIN, PEBBLE_BIN } from './prepare.ts';
+import { freePort } from '../support/http.ts';
 
 export interface PebblePlan {
   directoryUrl: string;
@@ -27,17 +27,6 @@ export interface Pebble {
   stop(): Promise<void>;
 }
 
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function freeUdpPort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -71,7 +60,7 @@ export async function planPebble(): Promise<PebblePlan & { listenPort: number; m
   const keyFile = join(dir, 'pebble-https.key');
   writeFileSync(caFile, pems.cert);
   writeFileSync(keyFile, pems.private);
-  const [listenPort, managementPort, challtestMgmtPort, dnsPort] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort(), await freeUdpPort()];
+  const [listenPort, managementPort, challtestMgmtPort, dnsPort] = [await freePort(), await freePort(), await freePort(), await freeUdpPort()];
   return { directoryUrl: `https://127.0.0.1:${listenPort}/dir`, caFile, caPem: pems.cert, dir, listenPort, managementPort, dnsPort, challtestMgmtPort, keyFile };
 }
 

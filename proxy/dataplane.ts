@@ -14,6 +14,8 @@ import { compileRouter, type CompiledRouter } from './router.ts';
 import { hostWithoutPort } from './router/host.ts';
 import { sourceAllowed } from './source-ranges.ts';
 import { CertificateSet } from './tls/certificate-set.ts';
+import { recordCertificateExpiry } from './tls/expiry-metric.ts';
+import { handshakeErrorReason } from './tls/handshake-errors.ts';
 import { BackendRuntime } from './upstream/backend-runtime.ts';
 
 interface LiveTable {
@@ -32,6 +34,9 @@ export interface ListenOptions {
   bind: string;
   httpPort: number;
   httpsPort: number;
+  /** TLS policy overrides for tests; defaults in proxy/tls/policy.ts. */
+  handshakeTimeoutMs?: number;
+  ticketKeyRotationMs?: number;
 }
 
 export interface ApplyStats {
@@ -55,6 +60,7 @@ export class Dataplane implements Decider {
     const empty: RoutingTable = { hosts: [], backends: {} };
     this.live = { table: empty, router: compileRouter(empty), runtimes: new Map() };
     this.certs = new CertificateSet([], opts.defaultCertificate);
+    recordCertificateExpiry(opts.metrics.certificateExpiry, [], opts.defaultCertificate);
     const { requests, upstreamErrors } = opts.metrics;
     // Children bound once: a labelled inc() per request would hash its labels every time.
     const byClass = STATUS_CLASS.map((c) => requests.labels(c));
@@ -94,6 +100,7 @@ export class Dataplane implements Decider {
     }
     this.live = { table, router, runtimes };
     this.certs = certs;
+    recordCertificateExpiry(this.opts.metrics.certificateExpiry, certificates, certs.defaultCertificate);
     return { backendsAdded: added, backendsRemoved: removed, backendsKept: kept };
   }
 
@@ -128,7 +135,11 @@ export class Dataplane implements Decider {
       ...opts,
       certificates: () => this.certs,
       onConnection: (socket, secure) => this.accept(socket, secure),
-      onTlsError: (err) => this.opts.log.debug('tls handshake failed', { err }),
+      onTlsError: (err) => {
+        const reason = handshakeErrorReason(err);
+        this.opts.metrics.tlsHandshakeErrors.inc({ reason });
+        this.opts.log.debug('tls handshake failed', { reason, err });
+      },
     });
     this.httpsPort = this.listeners.httpsPort;
     return { httpPort: this.listeners.httpPort, httpsPort: this.listeners.httpsPort };

@@ -57,6 +57,7 @@ describe('selection by SNI', () => {
   const cases: Array<[string, keyof typeof certs | undefined]> = [
     ['shop.test', 'exact'],
     ['SHOP.Test', 'exact'],
+    ['shop.test.', 'exact'],
     ['a.wild.test', 'wild'],
     ['zz.wild.test', 'wild'],
     ['x.wild.test', 'xwild'],

@@ -5,7 +5,7 @@ import type { Logger } from '../src/log.ts';
 import type { WharfMetrics } from '../src/metrics.ts';
 import type { Backend, BackendKey, Route, RoutingTable } from '../src/model/table.ts';
 import type { ServedCertificate } from '../src/tls/certificates.ts';
-import type { Decider, Decision, RequestContext } from './front/decision.ts';
+import type { Decider, Decision, RequestContext, RespondDecision } from './front/decision.ts';
 import { hasDotSegment } from './front/dot-segments.ts';
 import { HttpConnection, type ConnectionEvents } from './front/http-connection.ts';
 import type { RequestHead } from './http1/types.ts';
@@ -185,29 +185,32 @@ export class Dataplane implements Decider {
     const m = live.router.match(head.host, head.path, this.headerLookup, Math.random() * 100);
     const backendKey = m.backend;
     const route: Route | undefined = m.route;
+    // HSTS: HTTPS answers only, on hosts with TLS; every answer of the route carries it, local ones too.
+    const sts = ctx.secure && route?.options.hsts !== undefined && (m.vhost?.tlsSecret !== undefined || this.certs.hasCertificate(head.host)) ? route : undefined;
     if (route !== undefined) {
       const o = route.options;
-      if (!sourceAllowed(route, ctx.clientAddress)) return { kind: 'respond', status: 403, reason: 'Forbidden', body: 'your address is not allowed on this route\n' };
+      if (!sourceAllowed(route, ctx.clientAddress)) return withHsts(sts, { kind: 'respond', status: 403, reason: 'Forbidden', body: 'your address is not allowed on this route\n' });
       // TLS is a property of the request's host (even when its routes fell back to the `*` rules).
       if (!ctx.secure && (o.forceSslRedirect || (o.sslRedirect && (m.vhost?.tlsSecret !== undefined || this.certs.hasCertificate(head.host))))) {
         const port = this.httpsPort === 443 ? '' : `:${this.httpsPort}`;
-        return redirect(308, 'Permanent Redirect', `https://${hostWithoutPort(head.host)}${port}${head.path}${head.query}`);
+        // The host lower-cased as nginx's $host; path and query exactly as sent.
+        return redirect(308, 'Permanent Redirect', `https://${hostWithoutPort(head.host).toLowerCase()}${port}${head.path}${head.query}`);
       }
-      if (o.permanentRedirect) return redirect(301, 'Moved Permanently', o.permanentRedirect);
-      if (o.temporalRedirect) return redirect(302, 'Found', o.temporalRedirect);
-      if (o.appRoot && head.path === '/') return redirect(302, 'Found', o.appRoot);
+      if (o.permanentRedirect) return withHsts(sts, redirect(301, 'Moved Permanently', o.permanentRedirect));
+      if (o.temporalRedirect) return withHsts(sts, redirect(302, 'Found', o.temporalRedirect));
+      if (o.appRoot && head.path === '/') return withHsts(sts, redirect(302, 'Found', o.appRoot));
     }
     if (backendKey === undefined) return { kind: 'respond', status: 404, reason: 'Not Found', body: 'no Ingress rule matches this host and path\n' };
     const runtime = live.runtimes.get(backendKey);
-    if (runtime === undefined) return { kind: 'respond', status: 503, reason: 'Service Unavailable', body: `backend ${backendKey} is not known\n` };
+    if (runtime === undefined) return withHsts(sts, { kind: 'respond', status: 503, reason: 'Service Unavailable', body: `backend ${backendKey} is not known\n` });
     if (runtime.readyCount() === 0) {
       const why = runtime.backend.unavailable === 'serviceMissing' ? 'the Service does not exist' : runtime.backend.unavailable === 'portMissing' ? 'the Service has no such port' : 'the Service has no ready endpoint';
-      return { kind: 'respond', status: 503, reason: 'Service Unavailable', body: `${runtime.backend.service.namespace}/${runtime.backend.service.name}: ${why}\n` };
+      return withHsts(sts, { kind: 'respond', status: 503, reason: 'Service Unavailable', body: `${runtime.backend.service.namespace}/${runtime.backend.service.name}: ${why}\n` });
     }
     const protocol = runtime.backend.protocol;
     if (protocol !== 'HTTP' && protocol !== 'HTTPS') {
       // gRPC and h2c need HTTP/2 end to end; sending HTTP/1.1 to an HTTP/2-only server would fail obscurely.
-      return { kind: 'respond', status: 502, reason: 'Bad Gateway', body: `backend-protocol ${protocol} needs HTTP/2 to the backend, which this wharf does not speak yet; use HTTP or HTTPS\n` };
+      return withHsts(sts, { kind: 'respond', status: 502, reason: 'Bad Gateway', body: `backend-protocol ${protocol} needs HTTP/2 to the backend, which this wharf does not speak yet; use HTTP or HTTPS\n` });
     }
     const o = route?.options;
     return {
@@ -218,14 +221,39 @@ export class Dataplane implements Decider {
       sendTimeoutMs: o?.timeouts.sendMs ?? 60_000,
       maxBodyBytes: o?.maxBodyBytes ?? 0,
       target: m.rewrittenPath !== undefined ? m.rewrittenPath + head.query : undefined,
-      responseHeaders: o?.customHeaders,
+      responseHeaders: sts === undefined ? o?.customHeaders : secureResponseHeaders(sts),
       // Only hash and affinity policies read the request again; round robin pays one undefined check.
       pickContext: runtime.pickContextOf === undefined ? undefined : runtime.pickContextOf(head, ctx.clientAddress),
     };
   }
 }
 
-function redirect(status: number, reason: string, location: string): Decision {
+const STS = 'Strict-Transport-Security';
+// Per route, built on first use: routes are immutable, and a table swap brings new ones.
+const secureHeaders = new WeakMap<Route, Readonly<Record<string, string>>>();
+
+/** The route's custom headers plus HSTS; an STS header the user set in custom-headers wins. */
+function secureResponseHeaders(route: Route): Readonly<Record<string, string>> {
+  let headers = secureHeaders.get(route);
+  if (headers === undefined) {
+    const custom = route.options.customHeaders ?? {};
+    headers = userSts(route) !== undefined ? custom : { ...custom, [STS]: route.options.hsts as string };
+    secureHeaders.set(route, headers);
+  }
+  return headers;
+}
+
+function userSts(route: Route): string | undefined {
+  for (const [name, value] of Object.entries(route.options.customHeaders ?? {})) if (name.toLowerCase() === 'strict-transport-security') return value;
+  return undefined;
+}
+
+function withHsts(route: Route | undefined, d: RespondDecision): RespondDecision {
+  if (route === undefined) return d;
+  return { ...d, headers: [...(d.headers ?? []), [STS, userSts(route) ?? (route.options.hsts as string)]] };
+}
+
+function redirect(status: number, reason: string, location: string): RespondDecision {
   return { kind: 'respond', status, reason, body: `redirecting to ${location}\n`, headers: [['Location', location]] };
 }
 

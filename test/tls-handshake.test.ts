@@ -201,7 +201,7 @@ describe('session resumption', () => {
     try {
       const opts = { servername: 'ec.test', maxVersion: 'TLSv1.2' } as const;
       // First a session that does resume (so a failure below is the rotation, not a broken resumption)…
-      let session = Buffer.alloc(0);
+      let session: Buffer = Buffer.alloc(0);
       await eventually(async () => {
         session = (await sessionOf(rotating.port, opts)).session;
         return (await sessionOf(rotating.port, { ...opts, session }, false)).reused;

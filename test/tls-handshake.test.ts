@@ -248,3 +248,19 @@ describe('handshake errors and timeout', () => {
     });
   });
 });
+
+describe('reasons', () => {
+  test('codes fold into the documented reasons, unknown ones into other', async () => {
+    const { handshakeErrorReason, HANDSHAKE_ERROR_REASONS } = await import('../proxy/tls/handshake-errors.ts');
+    const err = (code: string | undefined, message = 'x'): Error & { code?: string } => Object.assign(new Error(message), code === undefined ? {} : { code });
+    assert.equal(handshakeErrorReason(err('ERR_SSL_UNSUPPORTED_PROTOCOL')), 'protocol_version');
+    assert.equal(handshakeErrorReason(err('ERR_SSL_TLSV1_ALERT_UNKNOWN_CA')), 'certificate_rejected');
+    assert.equal(handshakeErrorReason(err('ERR_TLS_HANDSHAKE_TIMEOUT')), 'timeout');
+    assert.equal(handshakeErrorReason(err(undefined, 'socket hang up')), 'client_closed');
+    assert.equal(handshakeErrorReason(err('ERR_SSL_SOMETHING_NEW')), 'other');
+    const { readFileSync } = await import('node:fs');
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const row = readme.split('\n').find((l) => l.startsWith('| `wharf_tls_handshake_errors_total`')) ?? '';
+    for (const r of HANDSHAKE_ERROR_REASONS) assert.ok(row.includes(`\`${r}\``), `the README metrics table lists ${r}`);
+  });
+});

@@ -137,6 +137,17 @@ describe('resolveCertificates', () => {
     assert.deepEqual(r.certificates[0]?.hosts, ['legacy.test']);
   });
 
+  test('recheckAt: the earliest end of a served certificate or start of a refused one', () => {
+    const served = resolveCertificates([ref('shop', ['shop.test']), ref('other', ['other.test'])], [secret('apps', 'shop', shop), secret('apps', 'other', other)], NOW);
+    assert.equal(served.recheckAt?.toISOString(), new Date(NOW.getTime() + 80 * DAY).toISOString());
+    const waiting = resolveCertificates([ref('shop', ['shop.test']), ref('soon', ['soon.test'])], [secret('apps', 'shop', shop), secret('apps', 'soon', future)], NOW);
+    assert.equal(waiting.recheckAt?.toISOString(), new Date(NOW.getTime() + DAY).toISOString());
+    // Expired or broken Secrets never change by the clock alone.
+    const dead = resolveCertificates([ref('old', ['old.test']), ref('gone', ['gone.test'])], [secret('apps', 'old', expired)], NOW);
+    assert.equal(dead.recheckAt, undefined);
+    assert.equal(resolveDefaultCertificate({ namespace: 'apps', name: 'soon' }, [secret('apps', 'soon', future)], NOW).recheckAt?.toISOString(), new Date(NOW.getTime() + DAY).toISOString());
+  });
+
   test('every code these diagnostics carry has an Event reason', () => {
     for (const code of ['WHARF_E_TLS_SECRET', 'WHARF_E_TLS_EXPIRED', 'WHARF_E_TLS_HOST_MISMATCH'] as const) assert.match(EVENT_REASONS[code], /^TLS[A-Za-z]+$/);
   });

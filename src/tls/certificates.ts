@@ -19,9 +19,15 @@ export interface ServedCertificate {
 export interface ResolvedCertificates {
   certificates: ServedCertificate[];
   diagnostics: Diagnostic[];
+  /**
+   * The next instant at which a check made now would answer differently (a served certificate
+   * expires, a refused one becomes valid): the caller rebuilds then, since no object changes.
+   */
+  recheckAt?: Date;
 }
 
-export type PemCheck = { error: string; code: ErrorCode } | { notAfter: Date; x509: X509Certificate; names: string[] };
+/** `validFrom` is set when the only problem is a start date still to come. */
+export type PemCheck = { error: string; code: ErrorCode; validFrom?: Date } | { notAfter: Date; x509: X509Certificate; names: string[] };
 
 /** Parses and checks one PEM pair; returns the problem as text with its code, or the parsed certificate. */
 export function checkPemPair(certPem: string, keyPem: string, now: Date): PemCheck {
@@ -41,11 +47,22 @@ export function checkPemPair(certPem: string, keyPem: string, now: Date): PemChe
   const notBefore = new Date(x509.validFrom);
   const notAfter = new Date(x509.validTo);
   if (notAfter.getTime() <= now.getTime()) return { code: 'WHARF_E_TLS_EXPIRED', error: `the certificate expired on ${notAfter.toISOString()}` };
-  if (notBefore.getTime() > now.getTime()) return { code: 'WHARF_E_TLS_EXPIRED', error: `the certificate is not valid before ${notBefore.toISOString()}` };
+  if (notBefore.getTime() > now.getTime()) return { code: 'WHARF_E_TLS_EXPIRED', error: `the certificate is not valid before ${notBefore.toISOString()}`, validFrom: notBefore };
   return { notAfter, x509, names: certificateNames(x509) };
 }
 
-type SecretCheck = { error: string; code: ErrorCode } | { certPem: string; keyPem: string; notAfter: Date; names: string[] };
+type SecretCheck = { error: string; code: ErrorCode; validFrom?: Date } | { certPem: string; keyPem: string; notAfter: Date; names: string[] };
+
+/** When this check's answer changes by the clock alone, if ever. */
+function changesAt(check: SecretCheck): Date | undefined {
+  return 'error' in check ? check.validFrom : check.notAfter;
+}
+
+function earliest(a: Date | undefined, b: Date | undefined): Date | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a.getTime() <= b.getTime() ? a : b;
+}
 
 function checkSecret(name: string, byName: ReadonlyMap<string, Secret>, now: Date): SecretCheck {
   const secret = byName.get(name);
@@ -78,11 +95,13 @@ export function resolveCertificates(refs: readonly CertificateRef[], secrets: re
   const diagnostics: Diagnostic[] = [];
   // A Secret named by several Ingresses is parsed once; each Ingress still gets its own diagnostic.
   const checked = new Map<string, SecretCheck>();
+  let recheckAt: Date | undefined;
   for (const ref of refs) {
     let check = checked.get(ref.secret);
     if (!check) {
       check = checkSecret(ref.secret, byName, now);
       checked.set(ref.secret, check);
+      recheckAt = earliest(recheckAt, changesAt(check));
     }
     if ('error' in check) {
       diagnostics.push(problem(ref.source, check.code, 'spec.tls', `Secret ${ref.secret}: ${check.error}; hosts ${ref.hosts.join(', ')} get the default certificate until it is fixed`));
@@ -97,16 +116,17 @@ export function resolveCertificates(refs: readonly CertificateRef[], secrets: re
     }
     if (covered.length > 0) certificates.push({ name: ref.secret, hosts: covered, certPem: check.certPem, keyPem: check.keyPem, notAfter: check.notAfter });
   }
-  return { certificates, diagnostics };
+  return recheckAt === undefined ? { certificates, diagnostics } : { certificates, diagnostics, recheckAt };
 }
 
 /** The Secret named by --default-ssl-certificate; a problem keeps the generated default and says why. */
-export function resolveDefaultCertificate(ref: { namespace: string; name: string }, secrets: readonly Secret[], now: Date): { certificate?: ServedCertificate; diagnostics: Diagnostic[] } {
+export function resolveDefaultCertificate(ref: { namespace: string; name: string }, secrets: readonly Secret[], now: Date): { certificate?: ServedCertificate; diagnostics: Diagnostic[]; recheckAt?: Date } {
   const name = `${ref.namespace}/${ref.name}`;
   const check = checkSecret(name, indexSecrets(secrets), now);
+  const recheckAt = changesAt(check);
   if ('error' in check) {
     const object: ObjectRef = { kind: 'Secret', namespace: ref.namespace, name: ref.name };
-    return { diagnostics: [problem(object, check.code, 'data', `Secret ${name}: ${check.error}; --default-ssl-certificate falls back to the generated self-signed certificate`)] };
+    return { ...(recheckAt ? { recheckAt } : {}), diagnostics: [problem(object, check.code, 'data', `Secret ${name}: ${check.error}; --default-ssl-certificate falls back to the generated self-signed certificate`)] };
   }
-  return { certificate: { name, hosts: [], certPem: check.certPem, keyPem: check.keyPem, notAfter: check.notAfter }, diagnostics: [] };
+  return { certificate: { name, hosts: [], certPem: check.certPem, keyPem: check.keyPem, notAfter: check.notAfter }, diagnostics: [], recheckAt: check.notAfter };
 }

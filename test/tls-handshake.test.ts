@@ -98,7 +98,8 @@ describe('versions', () => {
     for (const flag of ['-tls1_1', '-tls1']) {
       const o = await opensslServed(main.port, 'ec.test', [flag, '-cipher', 'DEFAULT@SECLEVEL=0']);
       assert.equal(o.served, undefined, `${flag} got a certificate`);
-      assert.match(o.output, /alert protocol version|unsupported protocol|no protocols available/i);
+      // The server's alert, not a client that refused to offer the version.
+      assert.match(o.output, /tlsv1 alert protocol version/);
     }
     const n = await handshake(main.port, { servername: 'ec.test', minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
     assert.equal(n.socket, undefined);

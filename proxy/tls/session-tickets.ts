@@ -15,8 +15,6 @@ export class TicketKeyRotator {
   private readonly server: TlsServer;
   private readonly opts: Required<TicketKeyRotatorOptions>;
   private timer: NodeJS.Timeout | undefined;
-  /** How many times the key was replaced since start (tests and logs read it). */
-  rotations = 0;
 
   constructor(server: TlsServer, opts: TicketKeyRotatorOptions) {
     this.server = server;
@@ -32,7 +30,6 @@ export class TicketKeyRotator {
 
   rotate(): void {
     this.server.setTicketKeys(this.opts.newKey());
-    this.rotations++;
   }
 
   stop(): void {

@@ -1,7 +1,9 @@
 // A source that lists and watches the Kubernetes API for every kind wharf reads, feeding the Store.
 // start() resolves once every kind has been listed (the synced gate); stop() ends every watch.
+import type { NamespacedName } from '../src/config/parse.ts';
 import { WharfError } from '../src/errors.ts';
 import type { Logger } from '../src/log.ts';
+import type { KubeMetrics } from '../src/metrics.ts';
 import { createKubeApi, loadKubeConfig, type KubeApi } from './kube/api-client.ts';
 import { Reflector } from './kube/reflector.ts';
 import { discoverEndpointsApi, watchedResources, type EndpointsApi } from './kube/resources.ts';
@@ -20,6 +22,20 @@ export interface KubeSourceOptions {
   backoffMaxMs?: number;
   /** How many times discovery is tried before start() gives up with a clear error. */
   discoveryAttempts?: number;
+  /** The only ConfigMaps read (--tcp-services-configmap, --udp-services-configmap), each from its own namespace. */
+  configMaps?: readonly NamespacedName[];
+  /** --default-ssl-certificate: read from its namespace even when --watch-namespace names another. */
+  defaultCertificate?: NamespacedName;
+  metrics?: KubeMetrics;
+}
+
+/** Per kind, summed over its reflectors. */
+export interface KindStats {
+  relists: number;
+  watches: number;
+  errors: { list: number; watch: number };
+  /** Every reflector of the kind listed and watching. */
+  inStep: boolean;
 }
 
 export class KubeSource {
@@ -43,8 +59,12 @@ export class KubeSource {
     const api = (this.api = createKubeApi(loadKubeConfig(this.opts.kubeconfig)));
     const signal = this.abort.signal;
     this.endpointsApi = await this.discover(api, signal);
-    log.info('kube: watching the API server', { server: api.server, endpoints: this.endpointsApi, namespace: this.opts.namespace ?? '(all)' });
-    this.reflectors = watchedResources(this.endpointsApi).map(
+    const configMaps = (this.opts.configMaps ?? []).map((c) => `${c.namespace}/${c.name}`);
+    log.info('kube: watching the API server', { server: api.server, endpoints: this.endpointsApi, namespace: this.opts.namespace ?? '(all)', configMaps });
+    const resources = watchedResources(this.endpointsApi, { watchNamespace: this.opts.namespace, configMaps: this.opts.configMaps, defaultCertificate: this.opts.defaultCertificate });
+    const perKind = new Map<string, number>();
+    for (const r of resources) perKind.set(r.kind, (perKind.get(r.kind) ?? 0) + 1);
+    this.reflectors = resources.map(
       (resource) =>
         new Reflector({
           api,
@@ -56,8 +76,12 @@ export class KubeSource {
           backoffInitialMs: this.opts.backoffInitialMs ?? 500,
           backoffMaxMs: this.opts.backoffMaxMs ?? 30_000,
           pageSize: 500,
+          sharesKind: (perKind.get(resource.kind) ?? 0) > 1,
+          metrics: this.opts.metrics,
+          onStateChange: () => this.reportInStep(resource.kind),
         }),
     );
+    for (const kind of perKind.keys()) this.reportInStep(kind as WatchedKind);
     for (const r of this.reflectors) void r.run(signal);
     const stopped = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     await Promise.race([Promise.all(this.reflectors.map((r) => r.synced)), stopped]);
@@ -74,9 +98,25 @@ export class KubeSource {
     return Promise.resolve();
   }
 
-  /** Per kind: 410 re-lists and watches opened so far (for logs, the admin API and tests). */
-  stats(): Partial<Record<WatchedKind, { relists: number; watches: number }>> {
-    return Object.fromEntries(this.reflectors.map((r) => [r.kind, { relists: r.relists, watches: r.watches }]));
+  /** Per kind: 410 re-lists, watches opened, failed requests, and whether it is in step (logs, admin API, tests). */
+  stats(): Partial<Record<WatchedKind, KindStats>> {
+    const out: Partial<Record<WatchedKind, KindStats>> = {};
+    for (const r of this.reflectors) {
+      const s = (out[r.kind] ??= { relists: 0, watches: 0, errors: { list: 0, watch: 0 }, inStep: true });
+      s.relists += r.relists;
+      s.watches += r.watches;
+      s.errors.list += r.errors.list;
+      s.errors.watch += r.errors.watch;
+      s.inStep &&= r.inStep;
+    }
+    return out;
+  }
+
+  // One gauge per kind, though a kind may have several reflectors (a named Secret beside the TLS watch).
+  private reportInStep(kind: WatchedKind): void {
+    const mine = this.reflectors.filter((r) => r.kind === kind);
+    if (mine.length === 0) return;
+    this.opts.metrics?.synced.set({ kind }, mine.every((r) => r.inStep) ? 1 : 0);
   }
 
   // An unreachable server or refused credentials at start are almost always a configuration

@@ -17,6 +17,7 @@ import { CertificateSet } from './tls/certificate-set.ts';
 import { recordCertificateExpiry } from './tls/expiry-metric.ts';
 import { handshakeErrorReason } from './tls/handshake-errors.ts';
 import { BackendRuntime } from './upstream/backend-runtime.ts';
+import { H2Upstreams, isH2Protocol } from './upstream/h2/upstreams.ts';
 
 interface LiveTable {
   table: RoutingTable;
@@ -54,6 +55,8 @@ export class Dataplane implements Decider {
   private listeners: Listeners | undefined;
   private readonly connections = new Set<Socket>();
   private readonly events: ConnectionEvents;
+  /** HTTP/2 sessions to the endpoints of GRPC, GRPCS and H2C backends. */
+  private readonly h2 = new H2Upstreams();
 
   constructor(opts: DataplaneOptions) {
     this.opts = opts;
@@ -126,6 +129,11 @@ export class Dataplane implements Decider {
   /** How many times a router was compiled: full applies only, never the endpoint short path. */
   routerBuilds = 0;
 
+  /** HTTP/2 sessions open to backends now (GRPC, GRPCS, H2C). */
+  h2Sessions(): number {
+    return this.h2.openSessions();
+  }
+
   table(): RoutingTable {
     return this.live.table;
   }
@@ -157,6 +165,7 @@ export class Dataplane implements Decider {
     for (const s of this.connections) s.destroy();
     await closing;
     for (const runtime of this.live.runtimes.values()) runtime.close();
+    this.h2.close();
   }
 
   private accept(socket: Socket, secure: boolean): void {
@@ -208,9 +217,11 @@ export class Dataplane implements Decider {
       return withHsts(sts, { kind: 'respond', status: 503, reason: 'Service Unavailable', body: `${runtime.backend.service.namespace}/${runtime.backend.service.name}: ${why}\n` });
     }
     const protocol = runtime.backend.protocol;
-    if (protocol !== 'HTTP' && protocol !== 'HTTPS') {
-      // gRPC and h2c need HTTP/2 end to end; sending HTTP/1.1 to an HTTP/2-only server would fail obscurely.
-      return withHsts(sts, { kind: 'respond', status: 502, reason: 'Bad Gateway', body: `backend-protocol ${protocol} needs HTTP/2 to the backend, which this wharf does not speak yet; use HTTP or HTTPS\n` });
+    const h2 = isH2Protocol(protocol);
+    if (h2 && head.upgrade !== undefined && head.upgrade.toLowerCase() !== 'h2c') {
+      // A WebSocket over HTTP/2 needs extended CONNECT (RFC 8441), which wharf does not speak to backends.
+      // (An `Upgrade: h2c` offer is simply not taken: the request is served as HTTP/1.1.)
+      return withHsts(sts, { kind: 'respond', status: 501, reason: 'Not Implemented', body: `backend-protocol ${protocol} speaks HTTP/2 to the backend; wharf does not carry an HTTP/1.1 Upgrade (${head.upgrade}) over HTTP/2; use backend-protocol HTTP or HTTPS for this route\n` });
     }
     const o = route?.options;
     return {
@@ -224,6 +235,7 @@ export class Dataplane implements Decider {
       responseHeaders: sts === undefined ? o?.customHeaders : secureResponseHeaders(sts),
       // Only hash and affinity policies read the request again; round robin pays one undefined check.
       pickContext: runtime.pickContextOf === undefined ? undefined : runtime.pickContextOf(head, ctx.clientAddress),
+      h2: h2 ? this.h2 : undefined,
     };
   }
 }

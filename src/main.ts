@@ -3,9 +3,12 @@
 import type { FastifyInstance } from 'fastify';
 import { ManifestsSource, type ManifestProblem } from '../controller/manifests-source.ts';
 import { EventRecorder, storeLookup } from '../controller/event-recorder.ts';
-import { KubeSource } from '../controller/kube-source.ts';
 import { loadKubeConfig } from '../controller/kube/api-client.ts';
+import { createKubeRequester } from '../controller/kube/api-request.ts';
 import { createEventsApi } from '../controller/kube/events-api.ts';
+import { KubeSource, type KubeSourceOptions } from '../controller/kube-source.ts';
+import { LeaderElector, leaseSettings, type Leadership } from '../controller/leader-election.ts';
+import { StatusWriter } from '../controller/status-writer.ts';
 import { RebuildScheduler } from '../controller/scheduler.ts';
 import { Store } from '../controller/store.ts';
 import { Dataplane } from '../proxy/dataplane.ts';
@@ -38,11 +41,21 @@ export interface WharfHandle {
   diagnostics(): readonly Diagnostic[];
   /** Kubernetes mode only: the Event writer (tests wait on its idle()). */
   events: EventRecorder | undefined;
+  /** Kubernetes mode: the leader election (undefined with --manifests, where nothing is written). */
+  leadership: Leadership | undefined;
+  /** Resolves once no status round is scheduled or running (tests use it to avoid sleeping). */
+  statusSettled(): Promise<void>;
   stop(graceMs?: number): Promise<void>;
 }
 
 export interface StartOptions {
   log?: Logger;
+  /** Watch timeout and back-off of the API source; tests shorten them. */
+  kube?: Pick<KubeSourceOptions, 'watchTimeoutSeconds' | 'backoffInitialMs' | 'backoffMaxMs'>;
+  /** POD_NAME, POD_NAMESPACE, NODE_NAME (default: process.env); tests run several replicas in one process. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Test-only: quiet time before status writes after a rebuild (default 1 s). */
+  statusDebounceMs?: number;
 }
 
 export async function startWharf(config: ServeConfig, options: StartOptions = {}): Promise<WharfHandle> {
@@ -52,6 +65,8 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   let ready = false;
   let diagnostics: Diagnostic[] = [];
   let sourceProblems: ManifestProblem[] = [];
+  let statusWriter: StatusWriter | undefined;
+  let elector: LeaderElector | undefined;
 
   // --manifests, else --kubeconfig, else the in-cluster service account when running in a pod.
   const inCluster = Boolean(process.env.KUBERNETES_SERVICE_HOST);
@@ -60,14 +75,23 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   }
   const source = config.manifests
     ? new ManifestsSource({ dir: config.manifests, store, log, namespace: config.watchNamespace, onProblems: (p) => (sourceProblems = p) })
-    : new KubeSource({ kubeconfig: config.kubeconfig, store, log, namespace: config.watchNamespace });
+    : new KubeSource({
+        ...options.kube,
+        kubeconfig: config.kubeconfig,
+        store,
+        log,
+        namespace: config.watchNamespace,
+        configMaps: [config.tcpServicesConfigmap, config.udpServicesConfigmap].flatMap((c) => (c ? [c] : [])),
+        defaultCertificate: config.defaultSslCertificate,
+        metrics: metrics.kube,
+      });
   const defaultCertificate = await generateDefaultCertificate();
   const dataplane = new Dataplane({ log, metrics, defaultCertificate });
-  // Kubernetes mode only: Events on the objects that diagnostics name. Every replica writes for
-  // now; leader election will hand in the real predicate.
+  // Kubernetes mode only: Events on the objects that diagnostics name, written by the elected
+  // leader alone so replicas do not count one problem several times.
   const events = config.manifests
     ? undefined
-    : new EventRecorder({ api: createEventsApi(loadKubeConfig(config.kubeconfig)), log, metrics, isLeader: () => true, lookup: storeLookup(store) });
+    : new EventRecorder({ api: createEventsApi(loadKubeConfig(config.kubeconfig)), log, metrics, isLeader: () => elector?.isLeader() === true, lookup: storeLookup(store) });
 
   const reported = new Set<string>();
   // A certificate that expires (or becomes valid) changes what is served while no object changes:
@@ -96,6 +120,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
       const stats = dataplane.apply(result.table, certs.certificates, chosenDefault?.certificate);
       const at = [certs.recheckAt, chosenDefault?.recheckAt].filter((d) => d !== undefined).sort((a, b) => a.getTime() - b.getTime())[0];
       recheckCertificatesAt(at);
+      statusWriter?.update(result.served);
       diagnostics = [...result.diagnostics, ...certs.diagnostics, ...(chosenDefault?.diagnostics ?? [])];
       reportDiagnostics(log, metrics, diagnostics, reported);
       events?.observe(diagnostics);
@@ -153,6 +178,20 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   });
 
   await source.start();
+  // Kubernetes mode only: one elected replica writes Ingress status.
+  if (!config.manifests) {
+    const env = options.env ?? process.env;
+    const api = createKubeRequester(loadKubeConfig(config.kubeconfig));
+    elector = new LeaderElector({ api, log, ...leaseSettings(config, env) });
+    elector.onChange((leader) => {
+      metrics.leader.set(leader ? 1 : 0);
+      // A new leader reports the problems that are there now instead of waiting for its timer.
+      if (leader) events?.resync();
+    });
+    if (StatusWriter.wanted(config)) {
+      statusWriter = new StatusWriter({ api, store, leadership: elector, log, publishService: config.publishService, publishStatusAddress: config.publishStatusAddress, nodeName: env.NODE_NAME, onWrite: (result) => metrics.statusWrites.inc({ result }), debounceMs: options.statusDebounceMs });
+    }
+  }
   events?.start();
   // The synced gate: the first table is built from the complete initial state.
   fullPending = true;
@@ -181,6 +220,8 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   });
   const adminAddr = admin.server.address();
   const adminPort = typeof adminAddr === 'object' && adminAddr ? adminAddr.port : config.adminPort;
+  statusWriter?.start();
+  elector?.start();
   log.info('wharf is serving', { version: WHARF_VERSION, ...(config.manifests ? { source: 'manifests', dir: config.manifests } : { source: 'kubernetes' }), http: ports.httpPort, https: ports.httpsPort, admin: adminPort });
 
   return {
@@ -195,9 +236,14 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     settled: () => source.settled(),
     diagnostics: () => diagnostics,
     events,
+    leadership: elector,
+    statusSettled: () => statusWriter?.settled() ?? Promise.resolve(),
     async stop(graceMs = 10_000) {
       ready = false;
       clearTimeout(certificateRecheck);
+      statusWriter?.stop();
+      // Released before the listeners drain, so another replica takes over status at once.
+      await elector?.stop();
       source.stop();
       scheduler.stop();
       events?.stop();

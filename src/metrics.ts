@@ -16,6 +16,9 @@ export interface WharfMetrics {
   events: Counter<'result'>;
   certificateExpiry: Gauge<'host' | 'secret'>;
   tlsHandshakeErrors: Counter<'reason'>;
+  kube: KubeMetrics;
+  leader: Gauge;
+  statusWrites: Counter<'result'>;
 }
 
 export function createMetrics(): WharfMetrics {
@@ -43,5 +46,25 @@ export function createMetrics(): WharfMetrics {
     // Hosts and Secret names come from the cluster's objects, never from requests, so the set stays bounded.
     certificateExpiry: new Gauge({ name: 'wharf_ssl_certificate_expiry_seconds', help: 'Unix time of notAfter of each served certificate, by host (* for the default) and Secret.', labelNames: ['host', 'secret'], registers: [registry] }),
     tlsHandshakeErrors: new Counter({ name: 'wharf_tls_handshake_errors_total', help: 'TLS handshakes that failed, by reason (protocol_version, no_shared_cipher, certificate_rejected, timeout, ...).', labelNames: ['reason'], registers: [registry] }),
+    kube: createKubeMetrics(registry),
+    leader: new Gauge({ name: 'wharf_leader', help: '1 while this replica holds the leader election Lease (and writes status), else 0.', registers: [registry] }),
+    statusWrites: new Counter({ name: 'wharf_status_writes_total', help: 'Ingress status writes, by result (success, conflict, notFound, failure).', labelNames: ['result'], registers: [registry] }),
+  };
+}
+
+/** The Kubernetes API source's health, by kind: what an operator alerts on when the API misbehaves. */
+export interface KubeMetrics {
+  relists: Counter<'kind'>;
+  watchRestarts: Counter<'kind'>;
+  apiErrors: Counter<'kind' | 'op'>;
+  synced: Gauge<'kind'>;
+}
+
+export function createKubeMetrics(registry: Registry): KubeMetrics {
+  return {
+    relists: new Counter({ name: 'wharf_kube_relists_total', help: 'Fresh lists after the first, because the server no longer had the watch resume point (410 Gone), by kind.', labelNames: ['kind'], registers: [registry] }),
+    watchRestarts: new Counter({ name: 'wharf_kube_watch_restarts_total', help: 'Watches opened again after the first (server timeouts, failures, re-lists), by kind.', labelNames: ['kind'], registers: [registry] }),
+    apiErrors: new Counter({ name: 'wharf_kube_api_errors_total', help: 'Failed list or watch requests to the Kubernetes API (retried with back-off), by kind and op (list, watch).', labelNames: ['kind', 'op'], registers: [registry] }),
+    synced: new Gauge({ name: 'wharf_kube_synced', help: '1 while the kind is listed and its watch connected; 0 before the first list and while the API fails (the last known objects keep serving).', labelNames: ['kind'], registers: [registry] }),
   };
 }

@@ -1,5 +1,5 @@
 // backend-protocol through a real wharf: HTTPS backends over TLS with keep-alive reuse, and a clear
-// 502 for protocols that need HTTP/2 to the backend.
+// 502 when an HTTP/2 protocol (GRPC, GRPCS) meets a backend that speaks only HTTP/1.1.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:https';
 import { after, before, test } from 'node:test';
@@ -36,7 +36,7 @@ before(async () => {
   await new Promise<void>((r) => backend.listen(0, '127.0.0.81', r));
   const addr = backend.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
-  fx = await startWharfFixture({ 'svc.yaml': serviceYaml('bp', 'tls', port, [{ address: '127.0.0.81' }]), 'a.yaml': annotated('https', 'HTTPS'), 'b.yaml': annotated('grpc', 'GRPC') });
+  fx = await startWharfFixture({ 'svc.yaml': serviceYaml('bp', 'tls', port, [{ address: '127.0.0.81' }]), 'a.yaml': annotated('https', 'HTTPS'), 'b.yaml': annotated('grpc', 'GRPC'), 'c.yaml': annotated('grpcs', 'GRPCS') });
 });
 
 after(async () => {
@@ -54,8 +54,14 @@ test('backend-protocol HTTPS speaks TLS to the backend and reuses the connection
   assert.equal(sockets.size, 1, 'one kept-alive TLS connection served all three');
 });
 
-test('backend-protocol GRPC answers a clear 502 until HTTP/2 upstreams exist', async () => {
+test('backend-protocol GRPC to a backend without HTTP/2 answers 502: it never answers the HTTP/2 preface', async () => {
   const r = await get(fx.wharf.httpPort, 'grpc.test', '/');
   assert.equal(r.status, 502);
-  assert.match(r.body, /backend-protocol GRPC needs HTTP\/2/);
+  assert.match(r.body, /could not connect to the backend: the backend closed the connection before its HTTP\/2 SETTINGS/);
+});
+
+test('backend-protocol GRPCS to a TLS backend that does not offer h2 by ALPN answers 502', async () => {
+  const r = await get(fx.wharf.httpPort, 'grpcs.test', '/');
+  assert.equal(r.status, 502);
+  assert.match(r.body, /could not connect to the backend: the backend did not agree to HTTP\/2 over TLS/);
 });

@@ -34,7 +34,8 @@ before(
     eventsApi = createEventsApi(loadKubeConfig(cluster.kubeconfigPath));
     await core.createNamespace({ body: { metadata: { name: NS } } });
     await networking.createIngressClass({ body: { metadata: { name: 'wharf' }, spec: { controller: 'wharf.dev/ingress-controller' } } });
-    await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'poke' }, data: { n: '0' } } });
+    // A Service no Ingress uses: changing it rebuilds the table without touching any problem.
+    await core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'poke', labels: { n: '0' } }, spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80 }] } } });
     const { config } = parseServeArgs(
       ['--kubeconfig', cluster.kubeconfigPath, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0'],
       {},
@@ -113,7 +114,7 @@ test('the same problem across many rebuilds stays one Event with count 1', async
   for (let i = 1; i <= 12; i++) {
     const before = await reloads();
     // Any watched change rebuilds the table; this one has nothing to do with the Ingress.
-    await core.patchNamespacedConfigMap({ namespace: NS, name: 'poke', body: [{ op: 'replace', path: '/data/n', value: String(i) }] });
+    await core.patchNamespacedService({ namespace: NS, name: 'poke', body: [{ op: 'replace', path: '/metadata/labels/n', value: String(i) }] });
     await settledAfter(before);
   }
   const events = await eventsOn('Ingress', 'lost');
@@ -130,6 +131,9 @@ test('a second, different problem on the same Ingress is a second Event; the fir
   const before = await reloads();
   await networking.replaceNamespacedIngress({ name: 'lost', namespace: NS, body: current });
   await settledAfter(before);
+  // The Service's own rebuild may be the one settledAfter saw; wait for the Ingress change too.
+  await eventually(async () => (await eventsOn('Ingress', 'lost')).length >= 2, 200, 50);
+  await w().events?.idle();
   const events = await eventsOn('Ingress', 'lost');
   assert.deepEqual(events.map((e) => e.reason).sort(), ['ServiceMissing', 'ServicePortMissing']);
   const port = events.find((e) => e.reason === 'ServicePortMissing')!;

@@ -228,7 +228,7 @@ test('--watch-namespace limits namespaced kinds; IngressClasses stay cluster-wid
 });
 
 test('a watch the server ends is restarted from where it was', async () => {
-  const { source, store } = await sourceWithStore({ watchTimeoutSeconds: 1 });
+  const { source, store } = await sourceWithStore({ watchTimeoutSeconds: 1, configMaps: [{ namespace: NS, name: 'late' }] });
   try {
     // Outlive several server-side watch timeouts, then change something.
     await new Promise((r) => setTimeout(r, 3_000));

@@ -27,8 +27,8 @@ export interface WatchEvent {
 export interface KubeApi {
   readonly server: string;
   getJson(path: string, signal: AbortSignal): Promise<unknown>;
-  /** Streams events until the server ends the watch (resolves) or it fails (rejects). */
-  watch(path: string, onEvent: (event: WatchEvent) => void, signal: AbortSignal, idleMs: number): Promise<void>;
+  /** Streams events until the server ends the watch (resolves) or it fails (rejects); onOpen once the server accepted it. */
+  watch(path: string, onEvent: (event: WatchEvent) => void, signal: AbortSignal, idleMs: number, onOpen?: () => void): Promise<void>;
 }
 
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -99,9 +99,10 @@ export function createKubeApi(kc: KubeConfig): KubeApi {
       if (res.statusCode !== 200) throw await failure(path, res);
       return JSON.parse(await readBody(res)) as unknown;
     },
-    async watch(path, onEvent, signal, idleMs) {
+    async watch(path, onEvent, signal, idleMs, onOpen) {
       const { req, res } = await open(path, signal);
       if (res.statusCode !== 200) throw await failure(path, res);
+      onOpen?.();
       await new Promise<void>((resolve, reject) => {
         // A silent half-open connection would otherwise hang the watch forever.
         let idle = setTimeout(() => req.destroy(new Error(`watch ${path}: no data for ${idleMs} ms`)), idleMs);

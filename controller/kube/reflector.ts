@@ -1,8 +1,9 @@
 // Keeps one kind in the Store in step with the API server: list, then watch from the list's
 // resourceVersion; 410 Gone re-lists (replaceAll keeps the cache whole), other failures back off.
 import type { Logger } from '../../src/log.ts';
+import type { KubeMetrics } from '../../src/metrics.ts';
 import type { KubeObject } from '../../src/model/kube.ts';
-import type { Store, WatchedKind } from '../store.ts';
+import { objectKey, type Store, type WatchedKind } from '../store.ts';
 import { ApiError, type KubeApi, type WatchEvent } from './api-client.ts';
 import type { ResourceSpec } from './resources.ts';
 
@@ -18,6 +19,14 @@ export interface ReflectorOptions {
   backoffInitialMs: number;
   backoffMaxMs: number;
   pageSize: number;
+  /**
+   * Another reflector feeds the same kind (a Secret named by a flag outside --watch-namespace):
+   * a re-list then replaces only this reflector's own objects instead of the whole kind.
+   */
+  sharesKind?: boolean;
+  metrics?: KubeMetrics;
+  /** Called when `inStep` changes. */
+  onStateChange?: () => void;
 }
 
 /** Thrown when the API server no longer has the resourceVersion we asked to resume from. */
@@ -31,9 +40,15 @@ export class Reflector {
   relists = 0;
   /** Watches opened so far (each server-side timeout ends one and the loop opens the next). */
   watches = 0;
+  /** Failed list and watch requests (410 not included: that is a re-list, counted above). */
+  readonly errors = { list: 0, watch: 0 };
+  /** Listed and watching; false before the first list and while requests fail (the store keeps its last state). */
+  inStep = false;
   private markSynced!: () => void;
   private readonly opts: ReflectorOptions;
   private resourceVersion: string | undefined;
+  /** Keys of the objects this reflector put in the store (only tracked when it shares its kind). */
+  private readonly owned = new Set<string>();
 
   constructor(opts: ReflectorOptions) {
     this.opts = opts;
@@ -46,32 +61,47 @@ export class Reflector {
     let failures = 0;
     while (!signal.aborted) {
       const started = Date.now();
+      const listing = this.resourceVersion === undefined;
       try {
-        if (this.resourceVersion === undefined) {
+        if (listing) {
           this.resourceVersion = await this.list(signal);
           // failures is not reset here: only a watch that lives a while proves the server healthy.
           this.markSynced();
+          this.setInStep(true);
         }
         await this.watch(signal);
         // A watch the server ended on time resumes at once; one that ends at once is a failure in disguise.
         failures = Date.now() - started < 1_000 ? failures + 1 : 0;
       } catch (err) {
         if (signal.aborted) break;
+        this.setInStep(false);
         // The server says 410 either as the watch's HTTP status or as an ERROR event inside it.
         if (err instanceof Gone || (err instanceof ApiError && err.status === 410)) {
           this.relists++;
+          this.opts.metrics?.relists.inc({ kind: this.kind });
           this.opts.log.info('kube: resourceVersion expired (410 Gone); listing again', { kind: this.kind });
           this.resourceVersion = undefined;
-          // A server that answers 410 to a fresh version must not make us list in a tight loop.
-          failures = Date.now() - started < 1_000 ? failures + 1 : 0;
+          // A 410 to an old resume point (after an outage, say) is a healthy server: list at once, so
+          // the catch-up is not delayed by the outage's back-off. A 410 to the version a list has just
+          // given is a server in trouble, and must not make us list in a tight loop.
+          failures = listing && Date.now() - started < 1_000 ? failures + 1 : 0;
           if (failures === 0) continue;
         } else {
           failures++;
+          const op = this.resourceVersion === undefined ? 'list' : 'watch';
+          this.errors[op]++;
+          this.opts.metrics?.apiErrors.inc({ kind: this.kind, op });
           this.logFailure(err as Error, failures);
         }
       }
       if (failures > 0) await sleep(backoff(failures, this.opts.backoffInitialMs, this.opts.backoffMaxMs), signal);
     }
+  }
+
+  private setInStep(value: boolean): void {
+    if (this.inStep === value) return;
+    this.inStep = value;
+    this.opts.onStateChange?.();
   }
 
   private logFailure(e: Error, failures: number): void {
@@ -81,7 +111,8 @@ export class Reflector {
 
   private base(): string {
     const { resource } = this.opts;
-    const ns = resource.namespaced && this.opts.namespace ? `/namespaces/${encodeURIComponent(this.opts.namespace)}` : '';
+    const namespace = resource.namespace ?? this.opts.namespace;
+    const ns = resource.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
     return `${resource.groupVersionPath}${ns}/${resource.plural}`;
   }
 
@@ -106,16 +137,37 @@ export class Reflector {
       version = page.metadata?.resourceVersion ?? version;
       cont = page.metadata?.continue || undefined;
     } while (cont !== undefined && !signal.aborted);
-    this.opts.store.replaceAll(this.kind, items);
+    this.replace(items);
     this.opts.log.debug('kube: listed', { kind: this.kind, objects: items.length, resourceVersion: version });
     return version;
   }
 
   private async watch(signal: AbortSignal): Promise<void> {
     const timeout = this.opts.watchTimeoutSeconds + Math.floor(Math.random() * Math.max(1, this.opts.watchTimeoutSeconds / 5));
-    this.watches++;
     const path = this.query({ watch: '1', allowWatchBookmarks: 'true', timeoutSeconds: String(timeout), resourceVersion: this.resourceVersion ?? '' });
-    await this.opts.api.watch(path, (event) => this.apply(event), signal, (timeout + 30) * 1000);
+    const opened = (): void => {
+      if (++this.watches > 1) this.opts.metrics?.watchRestarts.inc({ kind: this.kind });
+      this.setInStep(true);
+    };
+    await this.opts.api.watch(path, (event) => this.apply(event), signal, (timeout + 30) * 1000, opened);
+  }
+
+  // The whole kind in one step when this reflector alone feeds it (one change, no empty moment);
+  // otherwise only what it owns, so a re-list here cannot drop another reflector's objects.
+  private replace(items: KubeObject[]): void {
+    if (!this.opts.sharesKind) {
+      this.opts.store.replaceAll(this.kind, items);
+      return;
+    }
+    const listed = new Set(items.map(objectKey));
+    for (const key of this.owned) {
+      if (listed.has(key)) continue;
+      const slash = key.indexOf('/');
+      this.opts.store.delete(this.kind, key.slice(0, slash) || undefined, key.slice(slash + 1));
+    }
+    for (const item of items) this.opts.store.upsert(this.kind, item);
+    this.owned.clear();
+    for (const key of listed) this.owned.add(key);
   }
 
   private apply(event: WatchEvent): void {
@@ -126,8 +178,14 @@ export class Reflector {
       throw new ApiError(status.code ?? 0, `watch ${this.kind}: ${status.message ?? 'error event'}`, status.reason);
     }
     const version = obj.metadata?.resourceVersion;
-    if (event.type === 'ADDED' || event.type === 'MODIFIED') this.opts.store.upsert(this.kind, this.normalise(obj));
-    else if (event.type === 'DELETED' && obj.metadata?.name) this.opts.store.delete(this.kind, obj.metadata.namespace, obj.metadata.name);
+    if (event.type === 'ADDED' || event.type === 'MODIFIED') {
+      const item = this.normalise(obj);
+      this.opts.store.upsert(this.kind, item);
+      if (this.opts.sharesKind) this.owned.add(objectKey(item));
+    } else if (event.type === 'DELETED' && obj.metadata?.name) {
+      this.opts.store.delete(this.kind, obj.metadata.namespace, obj.metadata.name);
+      this.owned.delete(`${obj.metadata.namespace ?? ''}/${obj.metadata.name}`);
+    }
     // Bookmarks carry only a resourceVersion: a cheaper resume point after a quiet spell.
     if (version) this.resourceVersion = version;
   }

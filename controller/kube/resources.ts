@@ -1,5 +1,6 @@
 // The API resources wharf watches, and the discovery that picks which endpoint API to read:
 // discovery.k8s.io/v1 EndpointSlices when served, else v1beta1 (same fields for us), else core Endpoints.
+import type { NamespacedName } from '../../src/config/parse.ts';
 import type { WatchedKind } from '../store.ts';
 import { ApiError, type KubeApi } from './api-client.ts';
 
@@ -11,6 +12,8 @@ export interface ResourceSpec {
   plural: string;
   namespaced: boolean;
   fieldSelector?: string;
+  /** Objects named by a flag are read from their own namespace, whatever --watch-namespace says. */
+  namespace?: string;
 }
 
 function spec(kind: WatchedKind, apiVersion: string, plural: string, namespaced: boolean, fieldSelector?: string): ResourceSpec {
@@ -34,18 +37,46 @@ export async function discoverEndpointsApi(api: KubeApi, signal: AbortSignal): P
   return 'v1';
 }
 
+/** Objects named by flags, read one by one rather than by whole kind. */
+export interface NamedObjects {
+  /** --watch-namespace, to know which named objects the namespaced watches already cover. */
+  watchNamespace?: string;
+  /** --tcp-services-configmap and --udp-services-configmap: the only ConfigMaps wharf reads. */
+  configMaps?: readonly NamespacedName[];
+  /** --default-ssl-certificate: read on its own when --watch-namespace leaves its namespace out. */
+  defaultCertificate?: NamespacedName;
+}
+
+const TLS_ONLY = 'type=kubernetes.io/tls';
+
+// One narrow watch per named object (metadata.name field selector in its namespace): cheap for
+// the server and the only way to read a single object of a kind without reading its neighbours.
+function named(kind: WatchedKind, plural: string, ref: NamespacedName, extraSelector?: string): ResourceSpec {
+  const selector = [`metadata.name=${ref.name}`, ...(extraSelector ? [extraSelector] : [])].join(',');
+  return { ...spec(kind, 'v1', plural, true, selector), namespace: ref.namespace };
+}
+
 /**
  * Everything wharf reads. Only TLS Secrets are listed (a field selector), so other credentials
- * never enter the process. ConfigMaps are all read in the watched namespace(s) for now; the
- * tcp/udp services ConfigMaps will narrow this to named objects.
+ * never enter the process; ConfigMaps only by name, those the tcp/udp services flags give.
  */
-export function watchedResources(endpoints: EndpointsApi): ResourceSpec[] {
-  return [
+export function watchedResources(endpoints: EndpointsApi, objects: NamedObjects = {}): ResourceSpec[] {
+  const resources = [
     spec('IngressClass', 'networking.k8s.io/v1', 'ingressclasses', false),
     spec('Ingress', 'networking.k8s.io/v1', 'ingresses', true),
     spec('Service', 'v1', 'services', true),
     endpoints === 'v1' ? spec('Endpoints', 'v1', 'endpoints', true) : spec('EndpointSlice', endpoints, 'endpointslices', true),
-    spec('Secret', 'v1', 'secrets', true, 'type=kubernetes.io/tls'),
-    spec('ConfigMap', 'v1', 'configmaps', true),
+    spec('Secret', 'v1', 'secrets', true, TLS_ONLY),
   ];
+  const seen = new Set<string>();
+  for (const ref of objects.configMaps ?? []) {
+    const key = `${ref.namespace}/${ref.name}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    resources.push(named('ConfigMap', 'configmaps', ref));
+  }
+  const cert = objects.defaultCertificate;
+  // Still TLS-typed only: naming a Secret in a flag does not widen what kinds of Secret enter the process.
+  if (cert && objects.watchNamespace !== undefined && cert.namespace !== objects.watchNamespace) resources.push(named('Secret', 'secrets', cert, TLS_ONLY));
+  return resources;
 }

@@ -2,6 +2,7 @@
 // either a backend to proxy to (with per-route limits) or an answer wharf writes itself.
 import type { RequestHead } from '../http1/types.ts';
 import type { BackendRuntime, PickContext } from '../upstream/backend-runtime.ts';
+import type { H2Upstreams } from '../upstream/h2/upstreams.ts';
 
 export interface ProxyDecision {
   kind: 'proxy';
@@ -18,6 +19,8 @@ export interface ProxyDecision {
   responseHeaders?: Readonly<Record<string, string>>;
   /** What the balancer needs from the request: a hash key, an affinity cookie's value. */
   pickContext?: PickContext;
+  /** Set for backend-protocol GRPC, GRPCS and H2C: the exchange goes over HTTP/2 sessions from here. */
+  h2?: H2Upstreams;
 }
 
 export interface RespondDecision {

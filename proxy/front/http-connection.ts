@@ -7,9 +7,11 @@ import { parseResponseHead } from '../http1/response-head.ts';
 import { STATUS_REASONS } from '../http1/serialize.ts';
 import { DEFAULT_HEAD_LIMITS, type RequestHead, type ResponseHead } from '../http1/types.ts';
 import type { PickedEndpoint } from '../upstream/backend-runtime.ts';
+import type { H2Upstreams } from '../upstream/h2/upstreams.ts';
 import type { ConnectResult, UpstreamOwner } from '../upstream/pool.ts';
 import type { Decider, ProxyDecision } from './decision.ts';
 import { buildClientResponseHead, buildUpstreamRequestHead, localResponse } from './forward-head.ts';
+import { H2Exchange, type H2ExchangeEnd } from './h2-relay.ts';
 import { requestIdFor } from './request-id.ts';
 
 export interface ConnectionEvents {
@@ -76,6 +78,8 @@ export class HttpConnection implements UpstreamOwner {
   private waitingForDrain = false;
   private lingered = 0;
   private upstreamDrain: (() => void) | undefined;
+  /** An exchange relayed to an HTTP/2 backend (h2-relay.ts); while it runs, client events go to it. */
+  private h2: H2Exchange | undefined;
 
   constructor(client: Socket, opts: ConnectionOptions) {
     this.client = client;
@@ -95,6 +99,7 @@ export class HttpConnection implements UpstreamOwner {
       if (this.lingered > MAX_LINGER_BYTES) this.client.destroy();
       return;
     }
+    if (this.h2 !== undefined) return this.h2.onClientData(chunk);
     if (this.head !== undefined && !this.requestDone) {
       const rest = this.takeRequestBody(chunk);
       if (rest === undefined || rest.length === 0) return;
@@ -173,6 +178,7 @@ export class HttpConnection implements UpstreamOwner {
       return;
     }
     this.decision = decision;
+    if (decision.h2 !== undefined) return this.relayToH2(head, decision, decision.h2);
     this.requestDone = !hasBody;
     this.reqRemaining = head.contentLength ?? 0;
     this.reqBodyBytes = 0;
@@ -187,6 +193,29 @@ export class HttpConnection implements UpstreamOwner {
       if (rest !== undefined && rest.length > 0) this.pending = rest;
     } else if (early !== undefined) this.pending = early;
     this.connectUpstream(undefined);
+  }
+
+  /** HTTP/2 backends (GRPC, GRPCS, H2C): the relay owns the exchange, body included, and reports its end. */
+  private relayToH2(head: RequestHead, decision: ProxyDecision, h2: H2Upstreams): void {
+    const early = this.pending;
+    this.pending = undefined;
+    const input = { client: this.client, head, decision, h2, early, secure: this.opts.secure, events: this.opts.events, maxConnectAttempts: this.opts.maxConnectAttempts };
+    const exchange = new H2Exchange(input, (end) => this.afterH2(end));
+    this.h2 = exchange;
+    exchange.start();
+  }
+
+  private afterH2(end: H2ExchangeEnd): void {
+    this.h2 = undefined;
+    this.resetExchange();
+    if (end.close) {
+      this.closed = true;
+      return;
+    }
+    this.pending = end.rest;
+    if (this.client.writableLength > MAX_UNSENT_BYTES) return this.waitForClientDrain();
+    this.client.resume();
+    this.processPending();
   }
 
   /** Consumes the part of `chunk` that is this request's body; returns what follows it. */
@@ -600,6 +629,7 @@ export class HttpConnection implements UpstreamOwner {
 
   private onClientEnd(): void {
     this.clientEnded = true;
+    if (this.h2 !== undefined) return this.h2.onClientEnd();
     if (this.head !== undefined && !this.requestDone) {
       // FIN in the middle of a body: the request can never complete; the backend is not at fault.
       this.destroyBoth(false);
@@ -618,6 +648,7 @@ export class HttpConnection implements UpstreamOwner {
   }
 
   private onClientClosed(): void {
+    this.h2?.onClientClosed();
     if (this.closed && this.upstream === undefined) return;
     this.closed = true;
     if (this.upstream !== undefined) this.dropUpstream();

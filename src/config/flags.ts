@@ -1,7 +1,7 @@
 // The one table of `wharf serve` flags: name, type, default and help. It drives parsing,
 // the WHARF_* environment variables, `--help` and the README's flag table.
 
-export type FlagType = 'string' | 'path' | 'port' | 'nsname' | 'enum' | 'boolean' | 'address';
+export type FlagType = 'string' | 'path' | 'port' | 'nsname' | 'enum' | 'boolean' | 'address' | 'duration';
 
 export interface FlagSpec {
   name: string;
@@ -24,6 +24,8 @@ export const SERVE_FLAGS = [
   { name: 'admin-bind', type: 'address', default: '0.0.0.0', help: 'Address the admin server binds to.' },
   { name: 'publish-service', type: 'nsname', help: 'NS/NAME of the Service whose address is written into the status of served Ingresses.' },
   { name: 'publish-status-address', type: 'string', help: 'Fixed address (IP or hostname, comma-separated for several) written into the status of served Ingresses.' },
+  { name: 'election-id', type: 'string', default: 'wharf-leader', help: 'Name of the coordination.k8s.io Lease that elects the one replica writing Ingress status (namespace: POD_NAMESPACE, else that of --publish-service, else default).' },
+  { name: 'election-ttl', type: 'duration', default: '30s', help: 'Lease duration of the leader election (e.g. 30s, 1m); the leader renews every fifth of it and steps down after two thirds without a renewal.' },
   { name: 'default-backend-service', type: 'nsname', help: 'NS/NAME of the Service that answers requests no Ingress matches (default: a plain 404).' },
   { name: 'default-ssl-certificate', type: 'nsname', help: 'NS/NAME of the kubernetes.io/tls Secret served when no other certificate matches (default: a self-signed certificate made at start).' },
   { name: 'tcp-services-configmap', type: 'nsname', help: 'NS/NAME of the ConfigMap of TCP services ("<port>": "<ns>/<svc>:<port>[:PROXY][:PROXY]").' },

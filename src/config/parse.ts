@@ -22,10 +22,13 @@ export interface ServeConfig {
   adminBind: string;
   publishService?: NamespacedName;
   publishStatusAddress?: string[];
+  electionId: string;
+  /** --election-ttl in milliseconds. */
+  electionTtl: number;
   defaultBackendService?: NamespacedName;
   defaultSslCertificate?: NamespacedName;
-  tcpServicesConfigMap?: NamespacedName;
-  udpServicesConfigMap?: NamespacedName;
+  tcpServicesConfigmap?: NamespacedName;
+  udpServicesConfigmap?: NamespacedName;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   logFormat: 'json' | 'text';
 }
@@ -54,8 +57,15 @@ export function parseNamespacedName(value: string, where: string): NamespacedNam
   return { namespace, name };
 }
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
 function validate(spec: FlagSpec, raw: string, where: string): string | number | NamespacedName {
   switch (spec.type) {
+    case 'duration': {
+      const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(raw);
+      if (!m) throw bad(where, `"${raw}" is not a duration (for example 30s, 1m, 500ms)`);
+      return Math.round(Number(m[1]) * (DURATION_UNITS[m[2] as string] as number));
+    }
     case 'port': {
       if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw bad(where, `"${raw}" is not a port number (0-65535)`);
       return Number(raw);
@@ -122,6 +132,8 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
   }
   const config = out as unknown as ServeConfig;
   if (config.kubeconfig && config.manifests) throw bad('flags --kubeconfig and --manifests', 'choose one source, not both');
+  if (!DNS_SUBDOMAIN.test(config.electionId) || config.electionId.length > 253) throw bad('flag --election-id', `"${config.electionId}" is not a valid Lease name (lower-case letters, digits, '-' and '.')`);
+  if (config.electionTtl < 1_000) throw bad('flag --election-ttl', 'must be at least 1s (the Lease counts whole seconds)');
   const ports = [config.httpPort, config.httpsPort, config.adminPort].filter((p) => p !== 0);
   if (new Set(ports).size !== ports.length) throw bad('flags --http-port, --https-port, --admin-port', 'must differ');
   return { help, config };

@@ -17,6 +17,12 @@ export interface TestCluster {
   kubeconfigPath: string;
   /** Scratch directory with the logs, keys and data; removed by stop(). */
   dir: string;
+  /** SIGKILLs the kube-apiserver (etcd keeps running); resolves once the process is gone. */
+  killApiserver(): Promise<void>;
+  /** Starts the kube-apiserver again on the same port, certificates and etcd; resolves when ready. */
+  restartApiserver(): Promise<void>;
+  /** The apiserver's audit log (JSON lines), when started with `audit`. */
+  auditLog?: string;
   stop(): Promise<void>;
 }
 
@@ -119,7 +125,12 @@ function writeKubeconfig(path: string, server: string, token: string): void {
   writeFileSync(path, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
 }
 
-async function startOnce(apiserverBin: string): Promise<TestCluster> {
+export interface TestClusterOptions {
+  /** Record every request of these users in an audit log (Metadata level), e.g. to check RBAC. */
+  auditUsers?: readonly string[];
+}
+
+async function startOnce(apiserverBin: string, options: TestClusterOptions): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'wharf-cluster-'));
   const children: ChildProcess[] = [];
   // If the test process dies without calling stop(), do not leave daemons behind.
@@ -169,18 +180,49 @@ async function startOnce(apiserverBin: string): Promise<TestCluster> {
 
     const port = await freePort();
     const apiLog = join(dir, 'kube-apiserver.log');
-    const apiserver = startProcess(apiserverBin, apiserverArgs(dir, port, etcdClient), apiLog);
+    const auditLog = options.auditUsers ? writeAuditPolicy(dir, options.auditUsers) : undefined;
+    const apiserverCommand = [...apiserverArgs(dir, port, etcdClient), ...(auditLog ? [`--audit-policy-file=${join(dir, 'audit-policy.json')}`, `--audit-log-path=${auditLog}`] : [])];
+    const apiserver = startProcess(apiserverBin, apiserverCommand, apiLog);
     children.push(apiserver);
     await waitReady('kube-apiserver', apiserver, apiLog, () => apiserverReady(port, token));
 
     const server = `https://127.0.0.1:${port}`;
     const kubeconfigPath = join(dir, 'kubeconfig');
     writeKubeconfig(kubeconfigPath, server, token);
-    return { server, token, kubeconfigPath, dir, stop };
+    // Resilience tests take the API server away under a running client and bring it back.
+    let current = apiserver;
+    let restarts = 0;
+    const killApiserver = async (): Promise<void> => {
+      if (current.exitCode !== null || current.signalCode !== null) return;
+      const gone = new Promise((r) => current.once('exit', r));
+      current.kill('SIGKILL');
+      await gone;
+    };
+    const restartApiserver = async (): Promise<void> => {
+      await killApiserver();
+      const log = join(dir, `kube-apiserver.restart-${++restarts}.log`);
+      const next = startProcess(apiserverBin, apiserverCommand, log);
+      children.splice(children.indexOf(current), 1, next);
+      current = next;
+      await waitReady('kube-apiserver (restarted)', next, log, () => apiserverReady(port, token));
+    };
+    return { server, token, kubeconfigPath, dir, auditLog, killApiserver, restartApiserver, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+// Metadata level: verb, user, resource and response code, never object bodies (no Secret data in logs).
+function writeAuditPolicy(dir: string, users: readonly string[]): string {
+  const policy = {
+    apiVersion: 'audit.k8s.io/v1',
+    kind: 'Policy',
+    omitStages: ['RequestReceived'],
+    rules: [{ level: 'Metadata', users }, { level: 'None' }],
+  };
+  writeFileSync(join(dir, 'audit-policy.json'), JSON.stringify(policy) + '\n');
+  return join(dir, 'audit.log');
 }
 
 export function apiserverArgs(dir: string, port: number, etcdClientPort: number): string[] {
@@ -208,12 +250,12 @@ export function apiserverArgs(dir: string, port: number, etcdClientPort: number)
 
 // Builds the apiserver first if this machine has never done so (root only; minutes), then
 // starts a fresh cluster. Port races are retried a bounded number of times.
-export async function startTestCluster(): Promise<TestCluster> {
+export async function startTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
   const bin = await ensureApiserver();
   let lastErr: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
     try {
-      return await startOnce(bin);
+      return await startOnce(bin, options);
     } catch (err) {
       lastErr = err;
     }

@@ -1,0 +1,228 @@
+// Writes status.loadBalancer.ingress of the Ingresses wharf serves, and withdraws it from those it
+// stops serving; only while leader, only what differs, debounced after rebuilds, retried with back-off.
+import type { NamespacedName } from '../src/config/parse.ts';
+import type { Logger } from '../src/log.ts';
+import type { Ingress, Service } from '../src/model/kube.ts';
+import { fixedAddresses, planStatusWrites, publishServiceAddresses, type AddressChoice, type Node, type StatusWrite } from '../src/status/addresses.ts';
+import { ApiError } from './kube/api-client.ts';
+import type { KubeRequester } from './kube/api-request.ts';
+import { backoff } from './kube/reflector.ts';
+import type { Leadership } from './leader-election.ts';
+import type { Store } from './store.ts';
+
+export type StatusWriteResult = 'success' | 'conflict' | 'notFound' | 'failure';
+
+export interface StatusWriterOptions {
+  api: KubeRequester;
+  store: Store;
+  leadership: Leadership;
+  log: Logger;
+  publishService?: NamespacedName;
+  publishStatusAddress?: readonly string[];
+  /** NODE_NAME (downward API): the node whose address a non-LoadBalancer publish Service stands for. */
+  nodeName?: string;
+  /** Counts each write by result (a metric). */
+  onWrite?: (result: StatusWriteResult) => void;
+  /** Quiet time after a rebuild before writing, so a burst of rebuilds makes one round of writes. */
+  debounceMs?: number;
+  /** Periodic re-check while leader: picks up Node address changes and objects outside the watched namespace. */
+  resyncMs?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+}
+
+export class StatusWriter {
+  private readonly opts: StatusWriterOptions;
+  private served = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private resync: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private failures = 0;
+  private stopped = false;
+  private lastReason: string | undefined;
+  private node: { node: Node | undefined; atMs: number } | undefined;
+  /** Our last write per Ingress and the resourceVersion it replaced: skips re-writing before the watch catches up. */
+  private readonly written = new Map<string, { fromVersion: string | undefined; addresses: string }>();
+  private removeListener: (() => void) | undefined;
+  private idle: Array<() => void> = [];
+
+  constructor(opts: StatusWriterOptions) {
+    this.opts = opts;
+  }
+
+  /** True when a flag asks for status writes at all. */
+  static wanted(opts: Pick<StatusWriterOptions, 'publishService' | 'publishStatusAddress'>): boolean {
+    return Boolean(opts.publishService || opts.publishStatusAddress?.length);
+  }
+
+  start(): void {
+    this.removeListener = this.opts.leadership.onChange((leader) => {
+      if (leader) this.schedule(0);
+      else this.cancel();
+    });
+    const every = this.opts.resyncMs ?? 60_000;
+    this.resync = setInterval(() => {
+      this.node = undefined;
+      this.schedule(0);
+    }, every);
+    this.resync.unref();
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.removeListener?.();
+    this.cancel();
+    clearInterval(this.resync);
+  }
+
+  /** After each rebuild: the Ingresses translate() served (`ns/name`). */
+  update(served: readonly string[]): void {
+    this.served = new Set(served);
+    this.schedule(this.opts.debounceMs ?? 1_000);
+  }
+
+  /** Resolves once no round is scheduled or running (tests wait on it instead of sleeping). */
+  settled(): Promise<void> {
+    if (!this.timer && !this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private cancel(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.notifyIdle();
+  }
+
+  private notifyIdle(): void {
+    if (this.timer || this.running) return;
+    const waiting = this.idle;
+    this.idle = [];
+    for (const r of waiting) r();
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped || !this.opts.leadership.isLeader()) return;
+    if (this.running) {
+      // A round in progress may have read the old state; one more follows it.
+      this.again = true;
+      return;
+    }
+    // A later, shorter request (leadership won) moves the round earlier; a rebuild burst pushes it later.
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.round().finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.schedule(0);
+        }
+        this.notifyIdle();
+      });
+    }, ms);
+  }
+
+  private async round(): Promise<void> {
+    let retry = false;
+    try {
+      const choice = await this.addresses();
+      if (choice.reason !== this.lastReason) {
+        this.lastReason = choice.reason;
+        this.opts.log.info('status: addresses to publish', { reason: choice.reason, addresses: choice.addresses?.map((a) => a.ip ?? a.hostname) });
+      }
+      // Not known (Service or Node missing): leave every status as it is, and look again later.
+      if (choice.addresses === undefined) {
+        retry = choice.reason === 'nodeMissing';
+      } else {
+        const ingresses = this.opts.store.list('Ingress') as Ingress[];
+        // Forget writes to Ingresses that are gone, so the memo stays as small as the store.
+        const present = new Set(ingresses.map((i) => `${i.metadata.namespace ?? 'default'}/${i.metadata.name}`));
+        for (const key of this.written.keys()) if (!present.has(key)) this.written.delete(key);
+        const writes = planStatusWrites(ingresses, this.served, choice.addresses).filter((w) => !this.alreadyWritten(w, ingresses));
+        for (const w of writes) {
+          if (this.stopped || !this.opts.leadership.isLeader()) break;
+          if (!(await this.write(w, ingresses))) retry = true;
+        }
+      }
+    } catch (err) {
+      this.opts.log.warn('status: cannot work out the addresses to publish', { code: 'WHARF_E_KUBE_API', err: err as Error });
+      retry = true;
+    }
+    if (retry) {
+      this.failures++;
+      this.again = false;
+      const delay = backoff(this.failures, this.opts.backoffInitialMs ?? 1_000, this.opts.backoffMaxMs ?? 30_000);
+      setTimeout(() => this.schedule(0), delay).unref();
+    } else {
+      this.failures = 0;
+    }
+  }
+
+  private alreadyWritten(w: StatusWrite, ingresses: readonly Ingress[]): boolean {
+    const key = `${w.namespace}/${w.name}`;
+    const mine = this.written.get(key);
+    const current = ingresses.find((i) => (i.metadata.namespace ?? 'default') === w.namespace && i.metadata.name === w.name);
+    return mine !== undefined && mine.fromVersion === current?.metadata.resourceVersion && mine.addresses === JSON.stringify(w.addresses);
+  }
+
+  /** One merge patch on the status subresource; false when it should be tried again. */
+  private async write(w: StatusWrite, ingresses: readonly Ingress[]): Promise<boolean> {
+    const key = `${w.namespace}/${w.name}`;
+    const current = ingresses.find((i) => (i.metadata.namespace ?? 'default') === w.namespace && i.metadata.name === w.name);
+    const version = current?.metadata.resourceVersion;
+    const path = `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(w.namespace)}/ingresses/${encodeURIComponent(w.name)}/status`;
+    // The resourceVersion is a precondition: if the status changed since we read it (say another
+    // controller took the Ingress over), the server answers 409 and we decide again on fresh data.
+    const patch = { metadata: { resourceVersion: version }, status: { loadBalancer: { ingress: w.addresses.length > 0 ? w.addresses : null } } };
+    try {
+      await this.opts.api.request('PATCH', path, patch);
+      this.written.set(key, { fromVersion: version, addresses: JSON.stringify(w.addresses) });
+      this.opts.onWrite?.('success');
+      this.opts.log.info(w.reason === 'publish' ? 'status: addresses written' : 'status: addresses withdrawn', { ingress: key, addresses: w.addresses.map((a) => a.ip ?? a.hostname) });
+      return true;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) {
+        // The Ingress is gone; its delete event will reach the store shortly.
+        this.opts.onWrite?.('notFound');
+        return true;
+      }
+      if (err instanceof ApiError && err.status === 409) {
+        // The watch brings the newer object, whose rebuild schedules another round.
+        this.opts.onWrite?.('conflict');
+        this.opts.log.debug('status: Ingress changed while writing; deciding again', { ingress: key });
+        return true;
+      }
+      this.opts.onWrite?.('failure');
+      this.opts.log.warn('status: write failed; retrying with back-off', { code: 'WHARF_E_KUBE_API', ingress: key, err: err as Error });
+      return false;
+    }
+  }
+
+  private async addresses(): Promise<AddressChoice> {
+    const { publishService, publishStatusAddress } = this.opts;
+    if (publishStatusAddress?.length) return fixedAddresses(publishStatusAddress);
+    if (!publishService) return { addresses: undefined, reason: 'notConfigured' };
+    const service = this.opts.store.get('Service', publishService.namespace, publishService.name) as Service | undefined;
+    // Outside --watch-namespace the Service is not in the store: read it directly.
+    const svc = service ?? (await this.getOrUndefined<Service>(`/api/v1/namespaces/${encodeURIComponent(publishService.namespace)}/services/${encodeURIComponent(publishService.name)}`));
+    if (!svc || svc.spec?.type === 'LoadBalancer' || !this.opts.nodeName) return publishServiceAddresses(svc, this.opts.nodeName, undefined);
+    if (!this.node) {
+      this.node = { node: await this.getOrUndefined<Node>(`/api/v1/nodes/${encodeURIComponent(this.opts.nodeName)}`), atMs: Date.now() };
+    }
+    const choice = publishServiceAddresses(svc, this.opts.nodeName, this.node.node);
+    // A missing Node is looked up again on the retry rather than remembered.
+    if (!this.node.node) this.node = undefined;
+    return choice;
+  }
+
+  private async getOrUndefined<T>(path: string): Promise<T | undefined> {
+    try {
+      return (await this.opts.api.request('GET', path)) as T;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+}

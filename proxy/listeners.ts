@@ -3,7 +3,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { CertificateSet } from './tls/certificate-set.ts';
-import { httpsServerOptions, TICKET_KEY_ROTATION_MS } from './tls/policy.ts';
+import { ALPN_PROTOCOLS, httpsServerOptions, TICKET_KEY_ROTATION_MS } from './tls/policy.ts';
 import { TicketKeyRotator } from './tls/session-tickets.ts';
 
 export interface ListenerOptions {
@@ -45,6 +45,7 @@ export async function startListeners(opts: ListenerOptions): Promise<Listeners> 
       key: initial.keyPem,
       ...httpsServerOptions({ handshakeTimeoutMs: opts.handshakeTimeoutMs }),
       allowHalfOpen: true,
+      ALPNProtocols: ALPN_PROTOCOLS,
       SNICallback: (name, cb) => cb(null, opts.certificates().contextFor(name)),
     },
     (socket) => opts.onConnection(socket, true),

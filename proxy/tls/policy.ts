@@ -28,11 +28,11 @@ export interface PolicyOverrides {
   handshakeTimeoutMs?: number;
 }
 
-/** The options of the HTTPS server itself (certificates and the SNI callback come from the caller). */
+/** The options of the HTTPS server itself (certificates, ALPN and the SNI callback come from the caller). */
 export function httpsServerOptions(overrides: PolicyOverrides = {}): TlsOptions {
   return {
     ...TLS_OPTIONS,
-    ALPNProtocols: ALPN_PROTOCOLS,
+    // ALPN is the caller's: ALPNProtocols and an ALPNCallback (TLS-ALPN-01) cannot both be set.
     handshakeTimeout: overrides.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
     sessionTimeout: SESSION_TIMEOUT_SECONDS,
     // Random per process; TicketKeyRotator replaces it on schedule.

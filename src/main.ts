@@ -89,9 +89,9 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   const dataplane = new Dataplane({ log, metrics, defaultCertificate });
   // Kubernetes mode only: Events on the objects that diagnostics name, written by the elected
   // leader alone so replicas do not count one problem several times.
-  const events = config.manifests
-    ? undefined
-    : new EventRecorder({ api: createEventsApi(loadKubeConfig(config.kubeconfig)), log, metrics, isLeader: () => elector?.isLeader() === true, lookup: storeLookup(store) });
+  // One client for every write to the API (Events, the Lease, Ingress status).
+  const writer = config.manifests ? undefined : createKubeRequester(loadKubeConfig(config.kubeconfig));
+  const events = writer && new EventRecorder({ api: createEventsApi(writer), log, metrics, isLeader: () => elector?.isLeader() === true, lookup: storeLookup(store) });
 
   const reported = new Set<string>();
   // A certificate that expires (or becomes valid) changes what is served while no object changes:
@@ -179,9 +179,9 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
 
   await source.start();
   // Kubernetes mode only: one elected replica writes Ingress status.
-  if (!config.manifests) {
+  if (writer) {
     const env = options.env ?? process.env;
-    const api = createKubeRequester(loadKubeConfig(config.kubeconfig));
+    const api = writer;
     elector = new LeaderElector({ api, log, ...leaseSettings(config, env) });
     elector.onChange((leader) => {
       metrics.leader.set(leader ? 1 : 0);

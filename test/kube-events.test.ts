@@ -6,6 +6,7 @@ import { CoreV1Api, KubeConfig, NetworkingV1Api, type CoreV1Event, type V1Ingres
 import { EventRecorder, REPORTING_CONTROLLER } from '../controller/event-recorder.ts';
 import { loadKubeConfig } from '../controller/kube/api-client.ts';
 import { createEventsApi, type EventsApi } from '../controller/kube/events-api.ts';
+import { createKubeRequester } from '../controller/kube/api-request.ts';
 import { parseServeArgs } from '../src/config/parse.ts';
 import { createLogger, type Logger } from '../src/log.ts';
 import { startWharf, type WharfHandle } from '../src/main.ts';
@@ -31,7 +32,7 @@ before(
     kc.loadFromFile(cluster.kubeconfigPath);
     core = kc.makeApiClient(CoreV1Api);
     networking = kc.makeApiClient(NetworkingV1Api);
-    eventsApi = createEventsApi(loadKubeConfig(cluster.kubeconfigPath));
+    eventsApi = createEventsApi(createKubeRequester(loadKubeConfig(cluster.kubeconfigPath)));
     await core.createNamespace({ body: { metadata: { name: NS } } });
     await networking.createIngressClass({ body: { metadata: { name: 'wharf' }, spec: { controller: 'wharf.dev/ingress-controller' } } });
     // A Service no Ingress uses: changing it rebuilds the table without touching any problem.

@@ -107,6 +107,18 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   const events = writer && new EventRecorder({ api: createEventsApi(writer), log, metrics, isLeader: () => elector?.isLeader() === true, lookup: storeLookup(store) });
 
   const reported = new Set<string>();
+  // A certificate that expires (or becomes valid) changes what is served while no object changes:
+  // rebuild just after that instant. Capped at setTimeout's limit; an early rebuild is harmless.
+  let certificateRecheck: NodeJS.Timeout | undefined;
+  const recheckCertificatesAt = (at: Date | undefined): void => {
+    clearTimeout(certificateRecheck);
+    if (at === undefined) return;
+    certificateRecheck = setTimeout(() => {
+      fullPending = true;
+      scheduler.markDirty();
+    }, Math.min(Math.max(at.getTime() - Date.now() + 1, 0), 2 ** 31 - 1));
+    certificateRecheck.unref();
+  };
   const rebuild = (): void => {
     const started = performance.now();
     try {
@@ -119,6 +131,8 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
       const certs = resolveCertificates(result.certificates, snapshot.secrets, new Date());
       const chosenDefault = config.defaultSslCertificate ? resolveDefaultCertificate(config.defaultSslCertificate, snapshot.secrets, new Date()) : undefined;
       const stats = dataplane.apply(result.table, certs.certificates, chosenDefault?.certificate);
+      const at = [certs.recheckAt, chosenDefault?.recheckAt].filter((d) => d !== undefined).sort((a, b) => a.getTime() - b.getTime())[0];
+      recheckCertificatesAt(at);
       statusWriter?.update(result.served);
       acme?.issuer.observe(result.certificates, snapshot);
       diagnostics = [...result.diagnostics, ...certs.diagnostics, ...(chosenDefault?.diagnostics ?? []), ...(acme?.issuer.diagnostics() ?? [])];
@@ -248,6 +262,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     acme,
     async stop(graceMs = 10_000) {
       ready = false;
+      clearTimeout(certificateRecheck);
       statusWriter?.stop();
       // Released before the listeners drain, so another replica takes over status at once.
       await elector?.stop();

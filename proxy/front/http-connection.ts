@@ -7,7 +7,8 @@ import { DEFAULT_HEAD_LIMITS, type RequestHead, type ResponseHead } from '../htt
 import type { PickedEndpoint } from '../upstream/backend-runtime.ts';
 import type { ConnectResult, UpstreamOwner } from '../upstream/pool.ts';
 import type { Decider, ProxyDecision } from './decision.ts';
-import { buildUpstreamRequestHead, localResponse } from './forward-head.ts';
+import { connectionForwardedLines, copyRequestHead } from './copy-head.ts';
+import { buildUpstreamRequestHead, localResponse, type ForwardInfo } from './forward-head.ts';
 import { MAX_UNSENT_BYTES } from './limits.ts';
 import { requestIdFor } from './request-id.ts';
 import { RequestRelay, type RequestRelayOwner } from './request-relay.ts';
@@ -43,6 +44,11 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
 
   // The exchange in progress, one at a time; requests pipelined behind it wait in `pending`.
   private head: RequestHead | undefined;
+  /** The request head as received: headBytes[0, headEnd), possibly after empty lines the parser skipped. */
+  private headBytes: Buffer | undefined;
+  private headEnd = 0;
+  /** The X-Forwarded-For/-Proto and X-Real-IP lines, the same for every request on this connection. */
+  private forwardedLines: string | undefined;
   private decision: ProxyDecision | undefined;
   private picked: PickedEndpoint | undefined;
   private upstream: Socket | undefined;
@@ -123,6 +129,8 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
           return;
         }
         this.pending = r.end < buf.length ? buf.subarray(r.end) : undefined;
+        this.headBytes = buf;
+        this.headEnd = r.end;
         this.startExchange(r.head);
       }
     } finally {
@@ -221,14 +229,16 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
     this.upstreamReused = r.reused;
     const head = this.head as RequestHead;
     const decision = this.decision as ProxyDecision;
-    const text = buildUpstreamRequestHead(head, {
+    const info: ForwardInfo = {
       clientAddress: this.client.remoteAddress ?? '',
       clientPort: this.client.remotePort ?? 0,
       secure: this.opts.secure,
       localPort: this.client.localPort ?? 0,
       requestId: requestIdFor(head.headers),
       target: decision.target,
-    });
+    };
+    this.forwardedLines ??= connectionForwardedLines(info);
+    const text = copyRequestHead(this.headBytes as Buffer, 0, this.headEnd, head, info, this.forwardedLines) ?? buildUpstreamRequestHead(head, info);
     this.relay.begin(up, { method: head.method, versionMinor: head.versionMinor, upgradeAsked: head.upgrade !== undefined, extraHeaders: this.responseHeaders() });
     this.sentAt = performance.now();
     this.request.attach(up, text);
@@ -394,6 +404,7 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
 
   private resetExchange(): void {
     this.head = undefined;
+    this.headBytes = undefined;
     this.decision = undefined;
     this.picked = undefined;
     this.request.reset();

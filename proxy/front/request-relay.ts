@@ -54,16 +54,20 @@ export class RequestRelay {
    * The upstream socket is ready: arms its inactivity timer for the phase the request is in, then sends
    * the head and whatever body bytes already arrived, together.
    */
-  attach(up: Socket, headText: string): void {
+  attach(up: Socket, head: Buffer | string): void {
     this.upstream = up;
     const rules = this.rules as BodyRules;
     // One inactivity timer per socket: the send limit while the body goes up, then the read limit.
     const limit = this.done ? rules.readTimeoutMs : rules.sendTimeoutMs;
     if (up.timeout !== limit) up.setTimeout(limit);
-    up.cork();
-    up.write(headText, 'latin1');
     const queued = this.queued;
+    if (queued.length === 0) {
+      up.write(head, 'latin1');
+      return;
+    }
     this.queued = [];
+    up.cork();
+    up.write(head, 'latin1');
     for (const b of queued) up.write(b);
     up.uncork();
   }

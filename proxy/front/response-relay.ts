@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { ChunkedScanner } from '../http1/chunked.ts';
 import { parseResponseHead } from '../http1/response-head.ts';
 import { DEFAULT_HEAD_LIMITS, type ResponseHead } from '../http1/types.ts';
+import { copyResponseHead } from './copy-head.ts';
 import { buildClientResponseHead } from './forward-head.ts';
 import { MAX_UNSENT_BYTES } from './limits.ts';
 
@@ -86,7 +87,8 @@ export class ResponseRelay {
   private parseHead(): void {
     while (this.buf !== undefined && this.head === undefined) {
       const request = this.request as RelayRequest;
-      const r = parseResponseHead(this.buf, 0, DEFAULT_HEAD_LIMITS, request.method, this.scanFrom);
+      const buf = this.buf;
+      const r = parseResponseHead(buf, 0, DEFAULT_HEAD_LIMITS, request.method, this.scanFrom);
       if (r.kind === 'incomplete') {
         this.scanFrom = r.resumeAt;
         return;
@@ -96,7 +98,7 @@ export class ResponseRelay {
         this.owner.responseInvalid(`the backend sent an invalid response: ${r.reason}\n`);
         return;
       }
-      const rest = r.end < this.buf.length ? this.buf.subarray(r.end) : undefined;
+      const rest = r.end < buf.length ? buf.subarray(r.end) : undefined;
       this.buf = rest;
       const res = r.head;
       if (res.status >= 100 && res.status < 200 && res.status !== 101) {
@@ -118,40 +120,41 @@ export class ResponseRelay {
         this.owner.upgraded(res, rest);
         return;
       }
-      this.startBody(res, request, rest);
+      this.startBody(res, request, buf, r.end, rest);
       return;
     }
   }
 
-  private startBody(res: ResponseHead, request: RelayRequest, rest: Buffer | undefined): void {
+  /** `buf` holds the head at [0, end); `rest` is what followed it. */
+  private startBody(res: ResponseHead, request: RelayRequest, buf: Buffer, end: number, rest: Buffer | undefined): void {
     this.buf = undefined;
     this.started = true;
     const close = this.owner.responseHead(res);
-    const keepAliveHttp10 = request.versionMinor === 0 && !close;
-    const text = buildClientResponseHead(res, { close, keepAliveHttp10, extraHeaders: request.extraHeaders });
+    const opts = { close, keepAliveHttp10: request.versionMinor === 0 && !close, extraHeaders: request.extraHeaders };
     this.remaining = res.bodyKind === 'length' ? (res.contentLength ?? 0) : 0;
     this.scanner = res.bodyKind === 'chunked' ? new ChunkedScanner() : undefined;
+    const client = this.client;
     if (res.bodyKind === 'none' || (res.bodyKind === 'length' && this.remaining === 0)) {
-      this.client.write(text, 'latin1');
+      client.write(copyResponseHead(buf, 0, end, res, opts) ?? Buffer.from(buildClientResponseHead(res, opts), 'latin1'));
       this.owner.responseComplete(rest === undefined);
       return;
     }
     if (rest !== undefined && res.bodyKind === 'length' && rest.length === this.remaining && rest.length <= SMALL_BODY_BYTES) {
       // The whole small answer arrived with its head: one buffer, one plain write (no writev path).
-      const headLength = text.length;
-      const out = Buffer.allocUnsafe(headLength + rest.length);
-      out.write(text, 0, headLength, 'latin1');
-      rest.copy(out, headLength);
       this.remaining = 0;
-      this.client.write(out);
+      client.write(copyResponseHead(buf, 0, end, res, opts, rest) ?? joined(buildClientResponseHead(res, opts), rest));
       this.owner.responseComplete(true);
       return;
     }
-    // Otherwise head and the first body bytes still leave together (cork), not as two packets.
-    const client = this.client;
+    const head = copyResponseHead(buf, 0, end, res, opts) ?? Buffer.from(buildClientResponseHead(res, opts), 'latin1');
+    if (rest === undefined) {
+      client.write(head);
+      return;
+    }
+    // Head and the first body bytes leave together (cork), not as two packets.
     client.cork();
-    client.write(text, 'latin1');
-    if (rest !== undefined) this.forwardBody(rest);
+    client.write(head);
+    this.forwardBody(rest);
     client.uncork();
   }
 
@@ -181,4 +184,12 @@ export class ResponseRelay {
     // Bytes after the end of a response on a keep-alive connection mean the backend misbehaves.
     if (done) this.owner.responseComplete(n === chunk.length);
   }
+}
+
+/** A head's text and a body in one buffer. */
+function joined(text: string, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(text.length + body.length);
+  out.write(text, 0, 'latin1');
+  body.copy(out, text.length);
+  return out;
 }

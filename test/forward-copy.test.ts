@@ -48,6 +48,7 @@ const REQUESTS = [
   'GET / HTTP/1.0\r\nHost: a.test\r\nConnection: keep-alive\r\n\r\n',
   'GET / HTTP/1.1\r\nHost: a.test\r\nX-Empty:\r\nX-Ows:   padded value  \r\n\r\n',
   'DELETE /only-dropped HTTP/1.1\r\nConnection: keep-alive\r\nHost: a.test\r\n\r\n',
+  'GET / HTTP/1.1\r\nHost:\ta.test \t\r\nX-T:\t\t\r\nX-Forwarded-For:  1.2.3.4 \r\nConnection: close\r\nAccept:\t*/*\r\n\r\n',
 ];
 
 test('request heads: the copy equals the text builder, byte for byte', () => {
@@ -101,6 +102,12 @@ test('response heads: the copy equals the text builder, byte for byte, with and 
       assert.equal(copyResponseHead(buf, 0, end, head, opts, Buffer.from('xyz'))?.toString('latin1'), `${text}xyz`, raw);
     }
   }
+});
+
+test('response field lines with odd whitespace keep it, and the lines around them stay whole', () => {
+  const { buf, head, end } = response('HTTP/1.1 200 OK\r\nX-Tab:\t v \t\r\nConnection:  keep-alive \r\nX-Empty: \t\r\nContent-Length: 0\r\n\r\n');
+  const copied = copyResponseHead(buf, 0, end, head, OPTIONS[1] as ResponseForwardOptions);
+  assert.equal(copied?.toString('latin1'), 'HTTP/1.1 200 OK\r\nX-Tab:\t v \t\r\nX-Empty: \t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
 });
 
 test('a response with nothing to drop or add goes out as the received bytes, without a copy', () => {

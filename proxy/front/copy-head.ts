@@ -5,6 +5,7 @@ import type { RequestHead, ResponseHead } from '../http1/types.ts';
 import { fieldTokens, type ForwardInfo, type ResponseForwardOptions } from './forward-head.ts';
 
 const SP = 0x20;
+const HTAB = 0x09;
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, dropped from every forwarded message (same set as forward-head.ts). */
 function hopByHop(buf: Buffer, at: number, length: number): boolean {
@@ -54,7 +55,10 @@ function keptRanges(buf: Buffer, lineStart: number, names: readonly string[], re
     const length = (names[i] as string).length;
     const drop = hopByHop(buf, pos, length) || (request && setByWharf(buf, pos, length));
     if (request && length === 4 && bytesEqualLower(buf, pos, 'host')) sawHost = true;
+    // The value is the line's bytes between leading and trailing OWS: jump over it, so only the OWS is read.
     let end = pos + length + 1;
+    while (buf[end] === SP || buf[end] === HTAB) end++;
+    end += (names[i + 1] as string).length;
     while (buf[end] !== CR) end++;
     end += 2;
     if (drop) {

@@ -3,13 +3,13 @@
 // Run with `npm run bench:http` (add `-- --quick` for a one-minute run, `-- --help` for the flags).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BENCH_HOST, LARGE_BODY_BYTES, SMALL_BODY, UPLOAD_BYTES, backendConfig, echoModulePath, peerProxyConfig, wharfManifests } from './http/configs.ts';
+import { BENCH_HOST, LARGE_BODY_BYTES, UPLOAD_BYTES, backendConfig, echoModulePath, peerProxyConfig } from './http/configs.ts';
 import { runAutocannon, runNewConnections, runWrk, wrkUploadScript, type Load, type Measurement } from './http/drivers.ts';
-import { cleanupAll, freePort, hasCommand, installSignalCleanup, makeTempDir, sleep, startPinned, stopProcess, waitForPort, wasInterrupted, type Started } from './http/processes.ts';
+import { cleanupAll, freePort, hasCommand, installSignalCleanup, makeTempDir, stopProcess, wasInterrupted, type Started } from './http/processes.ts';
+import { startNginx, startWharf, verifyTarget, type Target } from './http/targets.ts';
 import { describeMachine, loadAverage, markdownReport, ratios, ratiosTable, resultsTable, verdict } from './http/report.ts';
 
 const PROXY_CORE = 0;
@@ -47,12 +47,6 @@ const SCENARIOS: Scenario[] = [
   { key: 'newconn', name: `new connections ${NEW_CONNECTION_RATE}/s`, path: '/small', connections: 0, tools: ['newconn'] },
 ];
 
-interface Target {
-  name: string;
-  port: number;
-  note: string;
-}
-
 function ensureTools(): void {
   const missing = ['nginx', 'wrk', 'taskset'].filter((c) => !hasCommand(c));
   if (missing.length === 0 && echoModulePath() !== undefined) return;
@@ -60,59 +54,6 @@ function ensureTools(): void {
   process.stderr.write('bench: installing nginx-light and wrk\n');
   execFileSync('apt-get', ['update'], { stdio: 'inherit' });
   execFileSync('apt-get', ['install', '-y', 'nginx-light', 'wrk', 'libnginx-mod-http-echo'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-}
-
-/** One request through a target; resolves with status and body. */
-function fetchOnce(port: number, path: string, body?: Buffer): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = { Host: BENCH_HOST };
-    if (body !== undefined) Object.assign(headers, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length });
-    const req = request({ host: '127.0.0.1', port, path, method: body === undefined ? 'GET' : 'POST', headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/** Proves each route answers as the scenarios assume, including that the backend read a whole 1 MiB upload. */
-async function verifyTarget(target: Target): Promise<void> {
-  const small = await fetchOnce(target.port, '/small');
-  if (small.status !== 200 || small.body.toString() !== SMALL_BODY) throw new Error(`${target.name}: /small answered ${small.status} ${JSON.stringify(small.body.toString().slice(0, 200))}`);
-  const large = await fetchOnce(target.port, '/64k');
-  if (large.status !== 200 || large.body.length !== LARGE_BODY_BYTES) throw new Error(`${target.name}: /64k answered ${large.status} with ${large.body.length} bytes`);
-  const upload = await fetchOnce(target.port, '/upload', Buffer.alloc(UPLOAD_BYTES, 'x'));
-  const read = Number(upload.body.toString().trim());
-  if (upload.status !== 200 || !(read >= UPLOAD_BYTES)) throw new Error(`${target.name}: /upload answered ${upload.status} ${JSON.stringify(upload.body.toString().slice(0, 200))}, expected the backend to report >= ${UPLOAD_BYTES} bytes read`);
-}
-
-async function startNginx(name: string, core: number, dir: string, config: string, port: number): Promise<Started> {
-  writeFileSync(join(dir, 'nginx.conf'), config);
-  const started = startPinned(name, core, 'nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
-  await waitForPort(started, port);
-  return started;
-}
-
-async function startWharf(backendPort: number, ports: { http: number; https: number; admin: number }, profileDir: string | undefined): Promise<Started> {
-  const dir = makeTempDir('manifests');
-  for (const [file, yaml] of Object.entries(wharfManifests(backendPort))) writeFileSync(join(dir, file), yaml);
-  const nodeArgs = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
-  const args = [...nodeArgs, join(REPO, 'bin', 'wharf.js'), 'serve', '--manifests', dir, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1'];
-  args.push('--http-port', String(ports.http), '--https-port', String(ports.https), '--admin-port', String(ports.admin), '--log-level', 'warn');
-  const started = startPinned('wharf', PROXY_CORE, process.execPath, args, REPO);
-  await waitForPort(started, ports.admin, 30_000);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const ready = await fetchOnce(ports.admin, '/readyz').catch(() => ({ status: 0 }));
-    const routed = ready.status === 200 ? await fetchOnce(ports.http, '/small').catch(() => ({ status: 0 })) : { status: 0 };
-    if (routed.status === 200) return started;
-    if (Date.now() > deadline) throw new Error(`wharf not ready (readyz ${ready.status}, /small ${routed.status}):\n${started.output()}`);
-    await sleep(200);
-  }
 }
 
 /** One warm-up (when `warmupSeconds` > 0) and one measured run; undefined when the bench was interrupted. */
@@ -203,7 +144,7 @@ async function main(): Promise<void> {
   let wharf: Started | undefined;
   if (targetNames.includes('wharf')) {
     const ports = { http: await freePort(), https: await freePort(), admin: await freePort() };
-    wharf = await startWharf(backendPort, ports, values.profile);
+    wharf = await startWharf(REPO, PROXY_CORE, backendPort, ports, values.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values.profile]);
     targets.push({ name: 'wharf', port: ports.http, note: 'wharf serve --manifests' });
   }
   for (const target of targets) await verifyTarget(target);

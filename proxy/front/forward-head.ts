@@ -27,7 +27,7 @@ function dropped(name: string, drop: ReadonlySet<string>, tokens: readonly strin
 }
 
 /** Connection tokens that only name framing options, not fields. */
-function fieldTokens(tokens: readonly string[]): readonly string[] {
+export function fieldTokens(tokens: readonly string[]): readonly string[] {
   return tokens.length === 0 ? tokens : tokens.filter((t) => t !== 'close' && t !== 'keep-alive' && t !== 'upgrade');
 }
 

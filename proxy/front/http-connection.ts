@@ -1,18 +1,21 @@
-// One client connection of the HTTP/1.1 front end: parses request heads, asks the Decider where
-// each goes, and splices bodies both ways between the client and a pooled upstream socket.
+// One client connection of the HTTP/1.1 front end: parses request heads, asks the Decider where each
+// goes, gets a pooled upstream socket, and decides what every failure means; the relays move the bytes.
 import type { Socket } from 'node:net';
-import { ChunkedScanner } from '../http1/chunked.ts';
 import { parseRequestHead } from '../http1/request-head.ts';
-import { parseResponseHead } from '../http1/response-head.ts';
 import { STATUS_REASONS } from '../http1/serialize.ts';
 import { DEFAULT_HEAD_LIMITS, type RequestHead, type ResponseHead } from '../http1/types.ts';
 import type { PickedEndpoint } from '../upstream/backend-runtime.ts';
 import type { H2Upstreams } from '../upstream/h2/upstreams.ts';
 import type { ConnectResult, UpstreamOwner } from '../upstream/pool.ts';
 import type { Decider, ProxyDecision } from './decision.ts';
-import { buildClientResponseHead, buildUpstreamRequestHead, localResponse } from './forward-head.ts';
+import { connectionForwardedLines, copyRequestHead } from './copy-head.ts';
+import { buildUpstreamRequestHead, localResponse, type ForwardInfo } from './forward-head.ts';
+import { MAX_UNSENT_BYTES } from './limits.ts';
 import { H2Exchange, type H2ExchangeEnd } from './h2-relay.ts';
 import { requestIdFor } from './request-id.ts';
+import { RequestRelay, type RequestRelayOwner } from './request-relay.ts';
+import { ResponseRelay, type ResponseRelayOwner } from './response-relay.ts';
+import { openTunnel } from './tunnel.ts';
 
 export interface ConnectionEvents {
   response(statusCode: number): void;
@@ -33,13 +36,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 const MAX_PIPELINED_BYTES = 64 * 1024;
 /** What a closing connection still reads (and discards) from a client that keeps sending, before it is cut. */
 const MAX_LINGER_BYTES = 1024 * 1024;
-/** Answers up to this size that arrive whole are copied into one buffer with their head. */
-const SMALL_BODY_BYTES = 16 * 1024;
-// Bytes a socket may hold unsent before the other side is paused. Node's 16 KiB default would pause
-// on nearly every chunk of a large body; this keeps a few chunks in flight, still bounded per connection.
-const MAX_UNSENT_BYTES = 256 * 1024;
 
-export class HttpConnection implements UpstreamOwner {
+export class HttpConnection implements UpstreamOwner, RequestRelayOwner, ResponseRelayOwner {
   private readonly client: Socket;
   private readonly opts: ConnectionOptions;
   private pending: Buffer | undefined;
@@ -48,23 +46,19 @@ export class HttpConnection implements UpstreamOwner {
 
   // The exchange in progress, one at a time; requests pipelined behind it wait in `pending`.
   private head: RequestHead | undefined;
+  /** The request head as received: headBytes[0, headEnd), possibly after empty lines the parser skipped. */
+  private headBytes: Buffer | undefined;
+  private headEnd = 0;
+  /** The X-Forwarded-For/-Proto and X-Real-IP lines, the same for every request on this connection. */
+  private forwardedLines: string | undefined;
   private decision: ProxyDecision | undefined;
   private picked: PickedEndpoint | undefined;
   private upstream: Socket | undefined;
   private upstreamReused = false;
   private attempts = 0;
-  private requestDone = false;
-  private reqRemaining = 0;
-  private reqBodyBytes = 0;
-  private reqScanner: ChunkedScanner | undefined;
-  /** Request bytes read before the upstream socket was ready. */
-  private queued: Buffer[] = [];
-  private resBuf: Buffer | undefined;
-  private resScanFrom = 0;
-  private resHead: ResponseHead | undefined;
-  private resRemaining = 0;
-  private resScanner: ChunkedScanner | undefined;
-  private responseStarted = false;
+  /** The request and response sides of the exchange in progress. */
+  private readonly request: RequestRelay;
+  private readonly relay: ResponseRelay;
   private clientClose = false;
   private clientEnded = false;
   /** When the request head went upstream; the time to the response head feeds the balancer. */
@@ -77,13 +71,14 @@ export class HttpConnection implements UpstreamOwner {
   private looping = false;
   private waitingForDrain = false;
   private lingered = 0;
-  private upstreamDrain: (() => void) | undefined;
   /** An exchange relayed to an HTTP/2 backend (h2-relay.ts); while it runs, client events go to it. */
   private h2: H2Exchange | undefined;
 
   constructor(client: Socket, opts: ConnectionOptions) {
     this.client = client;
     this.opts = opts;
+    this.request = new RequestRelay(client, this);
+    this.relay = new ResponseRelay(client, this);
     client.setNoDelay(true);
     client.setTimeout(opts.keepAliveTimeoutMs, () => this.onClientTimeout());
     client.on('data', (chunk: Buffer) => this.onClientData(chunk));
@@ -100,8 +95,8 @@ export class HttpConnection implements UpstreamOwner {
       return;
     }
     if (this.h2 !== undefined) return this.h2.onClientData(chunk);
-    if (this.head !== undefined && !this.requestDone) {
-      const rest = this.takeRequestBody(chunk);
+    if (this.head !== undefined && !this.request.done) {
+      const rest = this.request.take(chunk);
       if (rest === undefined || rest.length === 0) return;
       chunk = rest;
     }
@@ -139,6 +134,8 @@ export class HttpConnection implements UpstreamOwner {
           return;
         }
         this.pending = r.end < buf.length ? buf.subarray(r.end) : undefined;
+        this.headBytes = buf;
+        this.headEnd = r.end;
         this.startExchange(r.head);
       }
     } finally {
@@ -179,16 +176,13 @@ export class HttpConnection implements UpstreamOwner {
     }
     this.decision = decision;
     if (decision.h2 !== undefined) return this.relayToH2(head, decision, decision.h2);
-    this.requestDone = !hasBody;
-    this.reqRemaining = head.contentLength ?? 0;
-    this.reqBodyBytes = 0;
-    this.reqScanner = head.chunked ? new ChunkedScanner() : undefined;
+    this.request.begin(head, decision);
     this.attempts = 0;
     // Body bytes that arrived with the head belong to this request; the rest waits for the next one.
     const early = this.pending;
     this.pending = undefined;
-    if (early !== undefined && !this.requestDone) {
-      const rest = this.takeRequestBody(early);
+    if (early !== undefined && !this.request.done) {
+      const rest = this.request.take(early);
       if (this.closed) return;
       if (rest !== undefined && rest.length > 0) this.pending = rest;
     } else if (early !== undefined) this.pending = early;
@@ -218,62 +212,8 @@ export class HttpConnection implements UpstreamOwner {
     this.processPending();
   }
 
-  /** Consumes the part of `chunk` that is this request's body; returns what follows it. */
-  private takeRequestBody(chunk: Buffer): Buffer | undefined {
-    let body: Buffer;
-    let rest: Buffer | undefined;
-    if (this.reqScanner !== undefined) {
-      const r = this.reqScanner.push(chunk, 0, chunk.length);
-      if (r.error !== undefined) {
-        this.failRequest(400, 'Bad Request', `${r.error}\n`);
-        return undefined;
-      }
-      body = r.consumed === chunk.length ? chunk : chunk.subarray(0, r.consumed);
-      rest = r.consumed === chunk.length ? undefined : chunk.subarray(r.consumed);
-      if (r.done) this.requestDone = true;
-    } else {
-      const n = Math.min(this.reqRemaining, chunk.length);
-      body = n === chunk.length ? chunk : chunk.subarray(0, n);
-      rest = n === chunk.length ? undefined : chunk.subarray(n);
-      this.reqRemaining -= n;
-      if (this.reqRemaining === 0) this.requestDone = true;
-    }
-    if (this.requestDone) this.bodySent();
-    // Chunked framing is not payload: the limit counts what the chunks carry.
-    this.reqBodyBytes = this.reqScanner !== undefined ? this.reqScanner.dataBytes : this.reqBodyBytes + body.length;
-    const limit = this.decision?.maxBodyBytes ?? 0;
-    if (limit > 0 && this.reqBodyBytes > limit) {
-      this.failRequest(413, 'Content Too Large', `request body larger than ${limit} bytes\n`);
-      return undefined;
-    }
-    if (body.length > 0) this.sendUpstream(body);
-    return rest;
-  }
-
-  /** The last body byte is on its way: from now on the backend is waiting to answer, not to read. */
-  private bodySent(): void {
-    const up = this.upstream;
-    const limit = this.decision?.readTimeoutMs;
-    if (up !== undefined && limit !== undefined && up.timeout !== limit) up.setTimeout(limit);
-  }
-
-  private sendUpstream(body: Buffer): void {
-    const up = this.upstream;
-    if (up === undefined) {
-      this.queued.push(body);
-      // Bound what waits for the connect: stop reading the client until the upstream is there.
-      if (this.queued.length > 16) this.client.pause();
-      return;
-    }
-    if (!up.write(body) && up.writableLength > MAX_UNSENT_BYTES && this.upstreamDrain === undefined) {
-      this.client.pause();
-      const onDrain = (): void => {
-        this.upstreamDrain = undefined;
-        this.client.resume();
-      };
-      this.upstreamDrain = onDrain;
-      up.once('drain', onDrain);
-    }
+  requestBodyRefused(status: 400 | 413, reason: string, body: string): void {
+    this.failRequest(status, reason, body);
   }
 
   private connectUpstream(exclude: PickedEndpoint['pool'] | undefined): void {
@@ -296,6 +236,12 @@ export class HttpConnection implements UpstreamOwner {
     });
   }
 
+  /** Response fields the route adds: configured ones and the affinity cookie of a newly picked endpoint. */
+  private responseHeaders(): Readonly<Record<string, string>> | undefined {
+    const cookie = this.picked?.setCookie;
+    return cookie === undefined ? this.decision?.responseHeaders : { ...this.decision?.responseHeaders, 'Set-Cookie': cookie };
+  }
+
   private onUpstreamConnected(r: ConnectResult): void {
     const picked = this.picked as PickedEndpoint;
     if ('error' in r) {
@@ -310,158 +256,55 @@ export class HttpConnection implements UpstreamOwner {
     const up = r.socket;
     this.upstream = up;
     this.upstreamReused = r.reused;
-    this.resBuf = undefined;
-    this.resScanFrom = 0;
     const head = this.head as RequestHead;
     const decision = this.decision as ProxyDecision;
-    // One inactivity timer per socket: the send limit while the body goes up, then the read limit.
-    const limit = this.requestDone ? decision.readTimeoutMs : decision.sendTimeoutMs;
-    if (up.timeout !== limit) up.setTimeout(limit);
-    const text = buildUpstreamRequestHead(head, {
+    const info: ForwardInfo = {
       clientAddress: this.client.remoteAddress ?? '',
       clientPort: this.client.remotePort ?? 0,
       secure: this.opts.secure,
       localPort: this.client.localPort ?? 0,
       requestId: requestIdFor(head.headers),
       target: decision.target,
-    });
+    };
+    this.forwardedLines ??= connectionForwardedLines(info);
+    const text = copyRequestHead(this.headBytes as Buffer, 0, this.headEnd, head, info, this.forwardedLines) ?? buildUpstreamRequestHead(head, info);
+    this.relay.begin(up, { method: head.method, versionMinor: head.versionMinor, upgradeAsked: head.upgrade !== undefined, extraHeaders: this.responseHeaders() });
     this.sentAt = performance.now();
-    up.cork();
-    up.write(text, 'latin1');
-    const queued = this.queued;
-    this.queued = [];
-    for (const b of queued) up.write(b);
-    up.uncork();
+    this.request.attach(up, text);
     this.client.resume();
   }
 
   onUpstreamData(chunk: Buffer): void {
-    if (this.resHead === undefined) {
-      this.resBuf = this.resBuf === undefined ? chunk : Buffer.concat([this.resBuf, chunk]);
-      this.parseResponse();
-      return;
-    }
-    this.forwardResponseBody(chunk);
+    this.relay.push(chunk);
   }
 
-  private parseResponse(): void {
-    while (this.resBuf !== undefined && this.resHead === undefined) {
-      const head = this.head as RequestHead;
-      const r = parseResponseHead(this.resBuf, 0, DEFAULT_HEAD_LIMITS, head.method, this.resScanFrom);
-      if (r.kind === 'incomplete') {
-        this.resScanFrom = r.resumeAt;
-        return;
-      }
-      this.resScanFrom = 0;
-      if (r.kind === 'error') {
-        this.opts.events.upstreamError('protocol');
-        this.dropUpstream(true);
-        this.failRequest(502, 'Bad Gateway', `the backend sent an invalid response: ${r.reason}\n`);
-        return;
-      }
-      const rest = r.end < this.resBuf.length ? this.resBuf.subarray(r.end) : undefined;
-      this.resBuf = rest;
-      const res = r.head;
-      if (res.status >= 100 && res.status < 200 && res.status !== 101) {
-        // Interim answers (100 Continue, 103 Early Hints) pass through, except to HTTP/1.0 clients
-        // (RFC 9110 §15.2); the final one follows.
-        if (head.versionMinor === 1) {
-          this.responseStarted = true;
-          this.client.write(buildClientResponseHead(res, { close: false, keepAliveHttp10: false }), 'latin1');
-        }
-        continue;
-      }
-      if (res.status === 101 && head.upgrade === undefined) {
-        // Switching protocols that nobody asked for would turn this client connection into a raw pipe.
-        this.opts.events.upstreamError('protocol');
-        this.dropUpstream(true);
-        this.failRequest(502, 'Bad Gateway', 'the backend switched protocols without being asked\n');
-        return;
-      }
-      this.resHead = res;
-      (this.decision as ProxyDecision).runtime.report(this.picked as PickedEndpoint, 'ok', performance.now() - this.sentAt);
-      this.startResponse(res, rest);
-      return;
-    }
-  }
-
-  private startResponse(res: ResponseHead, rest: Buffer | undefined): void {
-    const head = this.head as RequestHead;
-    if (res.status === 101) {
-      this.tunnel(res, rest);
-      return;
-    }
-    this.resBuf = undefined;
+  responseHead(res: ResponseHead): boolean {
+    (this.decision as ProxyDecision).runtime.report(this.picked as PickedEndpoint, 'ok', performance.now() - this.sentAt);
     // A close-delimited body can only end by closing, so the client connection closes after it.
     if (res.bodyKind === 'close') this.clientClose = true;
-    this.responseStarted = true;
     this.opts.events.response(res.status);
-    const keepAliveHttp10 = head.versionMinor === 0 && !this.clientClose;
-    const cookie = this.picked?.setCookie;
-    const extraHeaders = cookie === undefined ? this.decision?.responseHeaders : { ...this.decision?.responseHeaders, 'Set-Cookie': cookie };
-    const text = buildClientResponseHead(res, { close: this.clientClose, keepAliveHttp10, extraHeaders });
-    this.resRemaining = res.bodyKind === 'length' ? (res.contentLength ?? 0) : 0;
-    this.resScanner = res.bodyKind === 'chunked' ? new ChunkedScanner() : undefined;
-    if (res.bodyKind === 'none' || (res.bodyKind === 'length' && this.resRemaining === 0)) {
-      this.client.write(text, 'latin1');
-      this.finishExchange(rest === undefined);
-      return;
-    }
-    if (rest !== undefined && res.bodyKind === 'length' && rest.length === this.resRemaining && rest.length <= SMALL_BODY_BYTES) {
-      // The whole small answer arrived with its head: one buffer, one plain write (no writev path).
-      const headLength = text.length;
-      const out = Buffer.allocUnsafe(headLength + rest.length);
-      out.write(text, 0, headLength, 'latin1');
-      rest.copy(out, headLength);
-      this.resRemaining = 0;
-      this.client.write(out);
-      this.finishExchange(true);
-      return;
-    }
-    // Otherwise head and the first body bytes still leave together (cork), not as two packets.
-    const client = this.client;
-    client.cork();
-    client.write(text, 'latin1');
-    if (rest !== undefined) this.forwardResponseBody(rest);
-    client.uncork();
+    return this.clientClose;
   }
 
-  private forwardResponseBody(chunk: Buffer): void {
-    const res = this.resHead as ResponseHead;
-    let n = chunk.length;
-    let done = false;
-    if (res.bodyKind === 'length') {
-      n = Math.min(n, this.resRemaining);
-      this.resRemaining -= n;
-      done = this.resRemaining === 0;
-    } else if (res.bodyKind === 'chunked') {
-      const r = (this.resScanner as ChunkedScanner).push(chunk, 0, chunk.length);
-      if (r.error !== undefined) {
-        this.opts.events.upstreamError('protocol');
-        this.destroyBoth(true);
-        return;
-      }
-      n = r.consumed;
-      done = r.done;
-    }
-    const body = n === chunk.length ? chunk : chunk.subarray(0, n);
-    if (!this.client.write(body) && this.client.writableLength > MAX_UNSENT_BYTES && this.upstream !== undefined && !done) {
-      const up = this.upstream;
-      up.pause();
-      this.client.once('drain', () => up.resume());
-    }
-    // Bytes after the end of a response on a keep-alive connection mean the backend misbehaves.
-    if (done) this.finishExchange(n === chunk.length);
+  responseInvalid(reason: string): void {
+    this.opts.events.upstreamError('protocol');
+    this.dropUpstream(true);
+    this.failRequest(502, 'Bad Gateway', reason);
+  }
+
+  responseBodyInvalid(): void {
+    this.opts.events.upstreamError('protocol');
+    this.destroyBoth(true);
   }
 
   /** The response is complete: return the upstream socket and go on with the next request. */
-  private finishExchange(cleanEnd: boolean): void {
+  responseComplete(cleanEnd: boolean): void {
     const up = this.upstream;
     const picked = this.picked;
-    const reusable = cleanEnd && this.requestDone && (this.resHead?.keepAlive ?? false);
+    const reusable = cleanEnd && this.request.done && (this.relay.head?.keepAlive ?? false);
     this.detachUpstream();
     if (up !== undefined && picked !== undefined) picked.pool.release(up, reusable);
-    const close = this.clientClose || !this.requestDone;
+    const close = this.clientClose || !this.request.done;
     this.resetExchange();
     if (close) {
       this.client.end();
@@ -476,34 +319,24 @@ export class HttpConnection implements UpstreamOwner {
     this.processPending();
   }
 
-  private tunnel(res: ResponseHead, rest: Buffer | undefined): void {
+  upgraded(res: ResponseHead, rest: Buffer | undefined): void {
     const up = this.upstream as Socket;
+    (this.decision as ProxyDecision).runtime.report(this.picked as PickedEndpoint, 'ok', performance.now() - this.sentAt);
     this.opts.events.response(101);
     this.detachUpstream();
-    this.client.write(buildClientResponseHead(res, { close: false, keepAliveHttp10: false }), 'latin1');
-    if (rest !== undefined) this.client.write(rest);
-    if (this.pending !== undefined) up.write(this.pending);
-    this.pending = undefined;
     // From here on the connection is a byte pipe; the pool never sees this socket again.
     (this.picked as PickedEndpoint).pool.detach(up);
-    this.client.removeAllListeners('data');
-    this.client.setTimeout(0);
-    up.setTimeout(0);
     this.closed = true;
-    up.on('error', () => this.client.destroy());
-    up.on('close', () => this.client.destroy());
-    this.client.on('error', () => up.destroy());
-    this.client.on('close', () => up.destroy());
-    up.pipe(this.client);
-    this.client.pipe(up);
-    this.client.resume();
+    const pending = this.pending;
+    this.pending = undefined;
+    openTunnel(this.client, up, res, rest, pending);
   }
 
   onUpstreamEnd(): void {
     if (this.upstream === undefined) return;
-    const res = this.resHead;
+    const res = this.relay.head;
     if (res !== undefined && res.bodyKind === 'close') {
-      this.finishExchange(false);
+      this.responseComplete(false);
       return;
     }
     this.onUpstreamLost('reset');
@@ -512,7 +345,7 @@ export class HttpConnection implements UpstreamOwner {
   /** A reset or an abrupt close: never a clean end, even for a close-delimited body. */
   onUpstreamError(): void {
     if (this.upstream === undefined) return;
-    if (this.responseStarted) {
+    if (this.relay.started) {
       this.opts.events.upstreamError('reset');
       this.destroyBoth(true);
       return;
@@ -524,9 +357,9 @@ export class HttpConnection implements UpstreamOwner {
     if (this.upstream === undefined) return;
     this.opts.events.upstreamError('timeout');
     // A backend still waiting for a body the client has not sent is not at fault.
-    const backendAtFault = this.requestDone;
+    const backendAtFault = this.request.done;
     this.dropUpstream(backendAtFault);
-    if (this.responseStarted) this.destroyBoth(true);
+    if (this.relay.started) this.destroyBoth(true);
     else if (backendAtFault) this.failRequest(504, 'Gateway Timeout', 'the backend did not answer in time\n');
     else this.failRequest(408, 'Request Timeout', 'the request body did not arrive in time\n');
   }
@@ -536,7 +369,7 @@ export class HttpConnection implements UpstreamOwner {
     const wasReused = this.upstreamReused;
     // A reused socket closed under us says more about keep-alive timing than the endpoint's health.
     this.dropUpstream(!wasReused);
-    if (this.responseStarted) {
+    if (this.relay.started) {
       this.destroyBoth(true);
       return;
     }
@@ -554,10 +387,7 @@ export class HttpConnection implements UpstreamOwner {
   private detachUpstream(): void {
     const up = this.upstream;
     if (up === undefined) return;
-    if (this.upstreamDrain !== undefined) {
-      up.removeListener('drain', this.upstreamDrain);
-      this.upstreamDrain = undefined;
-    }
+    this.request.detach();
     up.resume();
     this.upstream = undefined;
   }
@@ -569,13 +399,13 @@ export class HttpConnection implements UpstreamOwner {
     if (up === undefined) return;
     const picked = this.picked as PickedEndpoint;
     picked.pool.release(up, false);
-    if (backendAtFault && this.resHead === undefined) this.decision?.runtime.report(picked, 'failed', performance.now() - this.sentAt);
+    if (backendAtFault && this.relay.head === undefined) this.decision?.runtime.report(picked, 'failed', performance.now() - this.sentAt);
   }
 
   /** The request cannot be served: answer if nothing was sent yet, else cut the connection. */
   private failRequest(status: number, reason: string, body: string): void {
     this.dropUpstream();
-    if (this.responseStarted) {
+    if (this.relay.started) {
       this.destroyBoth();
       return;
     }
@@ -603,16 +433,11 @@ export class HttpConnection implements UpstreamOwner {
 
   private resetExchange(): void {
     this.head = undefined;
+    this.headBytes = undefined;
     this.decision = undefined;
     this.picked = undefined;
-    this.requestDone = false;
-    this.reqScanner = undefined;
-    this.queued = [];
-    this.resBuf = undefined;
-    this.resHead = undefined;
-    this.resScanner = undefined;
-    this.resScanFrom = 0;
-    this.responseStarted = false;
+    this.request.reset();
+    this.relay.reset();
     this.retriedStale = false;
     this.attemptSeq++;
   }
@@ -630,7 +455,7 @@ export class HttpConnection implements UpstreamOwner {
   private onClientEnd(): void {
     this.clientEnded = true;
     if (this.h2 !== undefined) return this.h2.onClientEnd();
-    if (this.head !== undefined && !this.requestDone) {
+    if (this.head !== undefined && !this.request.done) {
       // FIN in the middle of a body: the request can never complete; the backend is not at fault.
       this.destroyBoth(false);
       return;

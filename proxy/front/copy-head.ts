@@ -1,0 +1,157 @@
+// Forwards a validated head by copying its bytes: field lines that must not pass (hop-by-hop fields, the
+// ones wharf sets itself) are left out by byte range and wharf's lines appended; nothing is rebuilt as text.
+import { CR, bytesEqualLower } from '../http1/chars.ts';
+import type { RequestHead, ResponseHead } from '../http1/types.ts';
+import { fieldTokens, type ForwardInfo, type ResponseForwardOptions } from './forward-head.ts';
+
+const SP = 0x20;
+const HTAB = 0x09;
+
+/** RFC 9110 §7.6.1 hop-by-hop fields, dropped from every forwarded message (same set as forward-head.ts). */
+function hopByHop(buf: Buffer, at: number, length: number): boolean {
+  switch (length) {
+    case 2:
+      return bytesEqualLower(buf, at, 'te');
+    case 7:
+      return bytesEqualLower(buf, at, 'upgrade') || bytesEqualLower(buf, at, 'trailer');
+    case 10:
+      return bytesEqualLower(buf, at, 'connection') || bytesEqualLower(buf, at, 'keep-alive');
+    case 16:
+      return bytesEqualLower(buf, at, 'proxy-connection');
+    default:
+      return false;
+  }
+}
+
+/** Request fields wharf sets itself (it does not trust clients to set them), besides the hop-by-hop ones. */
+function setByWharf(buf: Buffer, at: number, length: number): boolean {
+  switch (length) {
+    case 9:
+      return bytesEqualLower(buf, at, 'forwarded') || bytesEqualLower(buf, at, 'x-real-ip');
+    case 12:
+      return bytesEqualLower(buf, at, 'x-request-id');
+    case 15:
+      return bytesEqualLower(buf, at, 'x-forwarded-for');
+    case 16:
+      return bytesEqualLower(buf, at, 'x-forwarded-host') || bytesEqualLower(buf, at, 'x-forwarded-port');
+    case 17:
+      return bytesEqualLower(buf, at, 'x-forwarded-proto');
+    default:
+      return false;
+  }
+}
+
+/**
+ * Appends to `out` the byte ranges of `buf` to keep, as from, to, from, to, ..., for the field lines from
+ * `lineStart` to the blank line. `names` are the parsed names and values in order (the parser guarantees
+ * one CRLF-ended line per field). Adjacent kept lines merge, so a typical head is one or two copies.
+ * Returns whether a Host field was seen.
+ */
+function keptRanges(buf: Buffer, lineStart: number, names: readonly string[], request: boolean, out: number[]): boolean {
+  let pos = lineStart;
+  let keepFrom = lineStart;
+  let sawHost = false;
+  for (let i = 0; i < names.length; i += 2) {
+    const length = (names[i] as string).length;
+    const drop = hopByHop(buf, pos, length) || (request && setByWharf(buf, pos, length));
+    if (request && length === 4 && bytesEqualLower(buf, pos, 'host')) sawHost = true;
+    // The value is the line's bytes between leading and trailing OWS: jump over it, so only the OWS is read.
+    let end = pos + length + 1;
+    while (buf[end] === SP || buf[end] === HTAB) end++;
+    end += (names[i + 1] as string).length;
+    while (buf[end] !== CR) end++;
+    end += 2;
+    if (drop) {
+      if (pos > keepFrom) addRange(out, keepFrom, pos);
+      keepFrom = end;
+    }
+    pos = end;
+  }
+  if (pos > keepFrom) addRange(out, keepFrom, pos);
+  return sawHost;
+}
+
+/** Appends [from, to), merged into the last range when they touch. */
+function addRange(out: number[], from: number, to: number): void {
+  if (out.length > 0 && out[out.length - 1] === from) out[out.length - 1] = to;
+  else out.push(from, to);
+}
+
+/** Copies the ranges, then `tail` (latin1), then `body`, into one new buffer. */
+function assemble(buf: Buffer, ranges: readonly number[], tail: string, body: Buffer | undefined): Buffer {
+  let size = tail.length + (body === undefined ? 0 : body.length);
+  for (let i = 0; i < ranges.length; i += 2) size += (ranges[i + 1] as number) - (ranges[i] as number);
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let i = 0; i < ranges.length; i += 2) at += buf.copy(out, at, ranges[i] as number, ranges[i + 1] as number);
+  if (tail.length > 0) at += out.write(tail, at, 'latin1');
+  if (body !== undefined) body.copy(out, at);
+  return out;
+}
+
+const ranges: number[] = [];
+
+/**
+ * The client's copy of a final response head whose bytes are buf[start, end), followed by `body` when given
+ * (a small answer that arrived whole leaves in one write). Undefined when only the text builder can do it:
+ * an HTTP/1.0 status line (wharf answers HTTP/1.1), a status line without its SP, or Connection naming
+ * other fields to drop.
+ */
+export function copyResponseHead(buf: Buffer, start: number, end: number, head: ResponseHead, opts: ResponseForwardOptions, body?: Buffer): Buffer | undefined {
+  if (head.versionMinor !== 1 || buf[start + 12] !== SP || fieldTokens(head.connectionTokens).length > 0) return undefined;
+  let lineEnd = start + 13;
+  while (buf[lineEnd] !== CR) lineEnd++;
+  ranges.length = 0;
+  // The status line goes as received: HTTP/1.1, the code and the reason phrase are what the text builder writes too.
+  ranges.push(start, lineEnd + 2);
+  keptRanges(buf, lineEnd + 2, head.headers, false, ranges);
+  let tail = '';
+  if (opts.extraHeaders) for (const [k, v] of Object.entries(opts.extraHeaders)) tail += k + ': ' + v + '\r\n';
+  if (opts.close) tail += 'Connection: close\r\n';
+  else if (opts.keepAliveHttp10) tail += 'Connection: keep-alive\r\n';
+  return finish(buf, end, tail, body);
+}
+
+/**
+ * Ends the head: wharf's lines, then the blank line. When nothing was dropped or added and the body follows
+ * the head in the same buffer, the received bytes themselves are the answer: no copy at all.
+ */
+function finish(buf: Buffer, end: number, tail: string, body: Buffer | undefined): Buffer {
+  const last = ranges.length - 1;
+  if (tail.length === 0 && ranges[last] === end - 2) {
+    ranges[last] = end;
+    const from = ranges[0] as number;
+    if (ranges.length === 2 && (body === undefined || (body.buffer === buf.buffer && body.byteOffset === buf.byteOffset + end))) {
+      return buf.subarray(from, end + (body === undefined ? 0 : body.length));
+    }
+    return assemble(buf, ranges, '', body);
+  }
+  return assemble(buf, ranges, tail + '\r\n', body);
+}
+
+/** The X-Forwarded-For, X-Real-IP and X-Forwarded-Proto lines: the same for every request of a connection. */
+export function connectionForwardedLines(info: ForwardInfo): string {
+  return 'X-Forwarded-For: ' + info.clientAddress + '\r\nX-Real-IP: ' + info.clientAddress + '\r\nX-Forwarded-Proto: ' + (info.secure ? 'https' : 'http') + '\r\n';
+}
+
+/**
+ * The upstream's copy of a request head whose bytes are buf[start, end): the request-line and the client's
+ * fields as received, less hop-by-hop and X-Forwarded-* fields, then wharf's fields, as the text builder
+ * writes them. `connectionLines` is connectionForwardedLines() of this connection. Undefined when only the
+ * text builder can do it: a rewritten target, an absolute-form target, or Connection naming fields to drop.
+ */
+export function copyRequestHead(buf: Buffer, start: number, end: number, head: RequestHead, info: ForwardInfo, connectionLines: string): Buffer | undefined {
+  if (info.target !== undefined || head.absoluteHost !== undefined || fieldTokens(head.connectionTokens).length > 0) return undefined;
+  let pos = start;
+  while (buf[pos] === CR) pos += 2; // empty lines before the request-line, which the parser skipped
+  let lineEnd = pos;
+  while (buf[lineEnd] !== CR) lineEnd++;
+  ranges.length = 0;
+  ranges.push(pos, lineEnd + 2);
+  const sawHost = keptRanges(buf, lineEnd + 2, head.headers, true, ranges);
+  let tail = sawHost ? '' : 'Host: ' + head.host + '\r\n';
+  if (head.upgrade !== undefined) tail += 'Connection: upgrade\r\nUpgrade: ' + head.upgrade + '\r\n';
+  else if (head.versionMinor === 0) tail += 'Connection: keep-alive\r\n';
+  tail += connectionLines + 'X-Forwarded-Host: ' + head.host + '\r\nX-Forwarded-Port: ' + info.localPort + '\r\nX-Request-ID: ' + info.requestId + '\r\n\r\n';
+  return assemble(buf, ranges, tail, undefined);
+}

@@ -8,7 +8,7 @@ import { findServicePort, resolveBackend } from './backends.ts';
 import type { BackendRequest } from './backends.ts';
 import { backendKey } from './backends.ts';
 import { classDecision, isDefaultClassOurs } from './classes.ts';
-import { compareDiagnostics, compareIngressAge, diag } from './diag.ts';
+import { compareDiagnostics, diag, sortByIngressAge } from './diag.ts';
 import { ANY_HOST } from './hosts.ts';
 import { planIngress } from './ingress.ts';
 import type { IngressPlan } from './ingress.ts';
@@ -75,8 +75,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   const index = indexSnapshot(snapshot);
   const weAreDefault = isDefaultClassOurs(index, options);
   const diagnostics: Diagnostic[] = [];
-  const ours: Ingress[] = snapshot.ingresses.filter((ing) => classDecision(ing, index, options, weAreDefault) !== 'foreign');
-  ours.sort(compareIngressAge);
+  const ours: Ingress[] = sortByIngressAge(snapshot.ingresses.filter((ing) => classDecision(ing, index, options, weAreDefault) !== 'foreign'));
 
   const plans: IngressPlan[] = [];
   const canaries: IngressPlan[] = [];

@@ -14,8 +14,11 @@ export function objectKey(obj: KubeObject): string {
   return `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
 }
 
-/** `objKey` is `ns/name` of what changed; undefined when a whole kind was replaced. */
-export type StoreListener = (kind: WatchedKind, objKey: string | undefined, serviceKey: string | undefined) => void;
+/**
+ * `objKey` is `ns/name` of what changed; undefined when a whole kind was replaced. `statusOnly`: an
+ * Ingress changed only in status, resourceVersion or managedFields, which translate() does not read.
+ */
+export type StoreListener = (kind: WatchedKind, objKey: string | undefined, serviceKey: string | undefined, statusOnly?: boolean) => void;
 
 /** `ns/service` an EndpointSlice or Endpoints object belongs to; undefined for other kinds. */
 export function owningService(kind: WatchedKind, obj: KubeObject): string | undefined {
@@ -52,11 +55,13 @@ export class Store {
     const old = map.get(key);
     if (old && sameObject(old, obj)) return false;
     if (old && kind === 'Ingress' && sameRoutingInput(old, obj)) {
-      // Kept (the status writer reads the current status and resourceVersion) but no rebuild: a status
-      // write, wharf's own included, comes back as a MODIFIED event that cannot change the routing table.
+      // Kept (the status writer reads the current status and resourceVersion) but the cached snapshot
+      // stays: a status write, wharf's own included, comes back as a MODIFIED event that cannot change
+      // the routing table. Listeners are told it was status only, so nothing rebuilds.
       map.set(key, obj);
       this.sortedCache.delete(kind);
-      return false;
+      for (const l of this.listeners) l(kind, key, undefined, true);
+      return true;
     }
     if (old) this.unindex(kind, old);
     map.set(key, obj);

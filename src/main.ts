@@ -66,6 +66,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   let diagnostics: Diagnostic[] = [];
   let sourceProblems: ManifestProblem[] = [];
   let statusWriter: StatusWriter | undefined;
+  let lastServed: readonly string[] = [];
   let elector: LeaderElector | undefined;
 
   // --manifests, else --kubeconfig, else the in-cluster service account when running in a pod.
@@ -106,6 +107,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
       const certs = resolveCertificates(result.certificates, snapshot.secrets, new Date());
       const chosenDefault = config.defaultSslCertificate ? resolveDefaultCertificate(config.defaultSslCertificate, snapshot.secrets, new Date()) : undefined;
       const stats = dataplane.apply(result.table, certs.certificates, chosenDefault?.certificate);
+      lastServed = result.served;
       statusWriter?.update(result.served);
       diagnostics = [...result.diagnostics, ...certs.diagnostics, ...(chosenDefault?.diagnostics ?? [])];
       reportDiagnostics(log, metrics, diagnostics, reported);
@@ -156,7 +158,10 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
       touchedServices.clear();
     },
   });
-  store.onChange((kind, _key, serviceKey) => {
+  store.onChange((kind, _key, serviceKey, statusOnly) => {
+    // Only an Ingress status changed (mostly wharf's own write coming back): no rebuild, but the status
+    // writer looks again, so a status someone else changed is put back.
+    if (statusOnly) return statusWriter?.update(lastServed);
     const endpointsOnly = (kind === 'EndpointSlice' || kind === 'Endpoints') && serviceKey !== undefined;
     if (endpointsOnly) touchedServices.add(serviceKey);
     else fullPending = true;

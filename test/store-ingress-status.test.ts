@@ -1,5 +1,5 @@
-// Store behaviour that keeps rebuilds proportional to what changed: an Ingress status write (wharf's
-// own comes back as a MODIFIED event) is stored without a rebuild, and unchanged kinds keep their sorted lists.
+// Store behaviour that keeps rebuilds proportional to what changed: an Ingress status write (wharf's own
+// comes back as a MODIFIED event) is reported as status-only (no rebuild), and unchanged kinds keep their sorted lists.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Store } from '../controller/store.ts';
@@ -14,16 +14,16 @@ function ingress(rv: string, extra: { status?: unknown; host?: string; labels?: 
   return obj as unknown as KubeObject;
 }
 
-test('an Ingress change in status, resourceVersion or managedFields only is stored but triggers no rebuild', () => {
+test('an Ingress change in status, resourceVersion or managedFields only is stored and reported as status-only', () => {
   const store = new Store();
   const seen: string[] = [];
-  store.onChange((kind, key) => seen.push(`${kind} ${key}`));
+  store.onChange((kind, key, _svc, statusOnly) => seen.push(`${kind} ${key}${statusOnly ? ' status' : ''}`));
   assert.equal(store.upsert('Ingress', ingress('1')), true);
   const before = store.snapshot();
 
   const withStatus = ingress('2', { status: { loadBalancer: { ingress: [{ ip: '10.0.0.1' }] } }, managedFields: [{ manager: 'wharf' }] });
-  assert.equal(store.upsert('Ingress', withStatus), false);
-  assert.deepEqual(seen, ['Ingress shop/web']);
+  assert.equal(store.upsert('Ingress', withStatus), true);
+  assert.deepEqual(seen, ['Ingress shop/web', 'Ingress shop/web status']);
   // The status writer reads the current object (its resourceVersion is the write precondition).
   assert.equal(store.get('Ingress', 'shop', 'web'), withStatus);
   assert.deepEqual(store.list('Ingress'), [withStatus]);
@@ -33,7 +33,7 @@ test('an Ingress change in status, resourceVersion or managedFields only is stor
   // Anything translate() reads does rebuild: the spec, and metadata such as labels and annotations.
   assert.equal(store.upsert('Ingress', ingress('3', { host: 'b.test' })), true);
   assert.equal(store.upsert('Ingress', ingress('4', { host: 'b.test', labels: { tier: 'web' } })), true);
-  assert.deepEqual(seen, ['Ingress shop/web', 'Ingress shop/web', 'Ingress shop/web']);
+  assert.deepEqual(seen, ['Ingress shop/web', 'Ingress shop/web status', 'Ingress shop/web', 'Ingress shop/web']);
   assert.equal((store.snapshot().ingresses[0]!.metadata as { resourceVersion?: string }).resourceVersion, '4');
 });
 

@@ -10,7 +10,7 @@ import { backendKey } from './backends.ts';
 import { classDecision, isDefaultClassOurs } from './classes.ts';
 import { compareDiagnostics, diag, sortByIngressAge } from './diag.ts';
 import { ANY_HOST } from './hosts.ts';
-import { planIngress } from './ingress.ts';
+import { planIngressCached } from './ingress.ts';
 import type { IngressPlan } from './ingress.ts';
 import { mergePlans } from './merge.ts';
 import type { BackendUse } from './merge.ts';
@@ -80,7 +80,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   const plans: IngressPlan[] = [];
   const canaries: IngressPlan[] = [];
   for (const ingress of ours) {
-    const { plan, diagnostics: found } = planIngress(ingress, index);
+    const { plan, diagnostics: found } = planIngressCached(ingress, index);
     diagnostics.push(...found);
     if (!plan) continue;
     (plan.settings.canary ? canaries : plans).push(plan);

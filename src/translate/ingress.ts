@@ -92,8 +92,28 @@ function defaultSettings(ingress: Ingress, index: SnapshotIndex): IngressSetting
   return sharedDefaults;
 }
 
+type PlanResult = { plan?: IngressPlan; diagnostics: Diagnostic[] };
+
+// A full rebuild re-plans every Ingress though usually one changed. An Ingress from the API server is
+// replaced, never edited, when it changes (a new object with a new resourceVersion), and its plan
+// depends on nothing else unless it reads a ConfigMap (custom-headers). So plans are kept per object,
+// checked against its resourceVersion: the same answer as planning again, without the work or the
+// garbage. Objects without a resourceVersion (manifests, tests) are always planned afresh.
+const plans = new WeakMap<Ingress, { resourceVersion: string; result: PlanResult }>();
+
+/** planIngress(), reusing the plan of an unchanged Ingress object from an earlier rebuild. */
+export function planIngressCached(ingress: Ingress, index: SnapshotIndex): PlanResult {
+  const resourceVersion = ingress.metadata.resourceVersion;
+  if (!resourceVersion || ingress.metadata.annotations?.[`${ANNOTATION_PREFIX}custom-headers`] !== undefined) return planIngress(ingress, index);
+  const hit = plans.get(ingress);
+  if (hit?.resourceVersion === resourceVersion) return hit.result;
+  const result = planIngress(ingress, index);
+  plans.set(ingress, { resourceVersion, result });
+  return result;
+}
+
 /** Validates one Ingress. Returns no plan when anything structural is wrong; diagnostics say what. */
-export function planIngress(ingress: Ingress, index: SnapshotIndex): { plan?: IngressPlan; diagnostics: Diagnostic[] } {
+export function planIngress(ingress: Ingress, index: SnapshotIndex): PlanResult {
   const ref = ingressRef(ingress);
   const ns = ref.namespace!;
   const out: Diagnostic[] = [];

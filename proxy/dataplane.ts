@@ -1,11 +1,12 @@
 // The dataplane: holds the live routing table, swaps it in one step on apply(), and answers the
 // front end's "where does this request go". Backend runtimes (pools, balancer state) survive swaps by key.
 import type { Socket } from 'node:net';
+import { http01Token, type AcmeChallengeAnswers } from '../src/acme/challenge-book.ts';
 import type { Logger } from '../src/log.ts';
 import type { WharfMetrics } from '../src/metrics.ts';
 import type { Backend, BackendKey, Route, RoutingTable } from '../src/model/table.ts';
 import type { ServedCertificate } from '../src/tls/certificates.ts';
-import type { Decider, Decision, RequestContext } from './front/decision.ts';
+import type { Decider, Decision, RequestContext, RespondDecision } from './front/decision.ts';
 import { hasDotSegment } from './front/dot-segments.ts';
 import { HttpConnection, type ConnectionEvents } from './front/http-connection.ts';
 import type { RequestHead } from './http1/types.ts';
@@ -14,6 +15,8 @@ import { compileRouter, type CompiledRouter } from './router.ts';
 import { hostWithoutPort } from './router/host.ts';
 import { sourceAllowed } from './source-ranges.ts';
 import { CertificateSet } from './tls/certificate-set.ts';
+import { recordCertificateExpiry } from './tls/expiry-metric.ts';
+import { handshakeErrorReason } from './tls/handshake-errors.ts';
 import { BackendRuntime } from './upstream/backend-runtime.ts';
 import { H2Upstreams, isH2Protocol } from './upstream/h2/upstreams.ts';
 
@@ -27,12 +30,17 @@ export interface DataplaneOptions {
   log: Logger;
   metrics: WharfMetrics;
   defaultCertificate: ServedCertificate;
+  /** Pending ACME challenges: HTTP-01 answered ahead of every route, TLS-ALPN-01 on the HTTPS port. */
+  acmeChallenges?: AcmeChallengeAnswers;
 }
 
 export interface ListenOptions {
   bind: string;
   httpPort: number;
   httpsPort: number;
+  /** TLS policy overrides for tests; defaults in proxy/tls/policy.ts. */
+  handshakeTimeoutMs?: number;
+  ticketKeyRotationMs?: number;
 }
 
 export interface ApplyStats {
@@ -58,6 +66,7 @@ export class Dataplane implements Decider {
     const empty: RoutingTable = { hosts: [], backends: {} };
     this.live = { table: empty, router: compileRouter(empty), runtimes: new Map() };
     this.certs = new CertificateSet([], opts.defaultCertificate);
+    recordCertificateExpiry(opts.metrics.certificateExpiry, [], opts.defaultCertificate);
     const { requests, upstreamErrors } = opts.metrics;
     // Children bound once: a labelled inc() per request would hash its labels every time.
     const byClass = STATUS_CLASS.map((c) => requests.labels(c));
@@ -97,6 +106,7 @@ export class Dataplane implements Decider {
     }
     this.live = { table, router, runtimes };
     this.certs = certs;
+    recordCertificateExpiry(this.opts.metrics.certificateExpiry, certificates, certs.defaultCertificate);
     return { backendsAdded: added, backendsRemoved: removed, backendsKept: kept };
   }
 
@@ -136,7 +146,12 @@ export class Dataplane implements Decider {
       ...opts,
       certificates: () => this.certs,
       onConnection: (socket, secure) => this.accept(socket, secure),
-      onTlsError: (err) => this.opts.log.debug('tls handshake failed', { err }),
+      onTlsError: (err) => {
+        const reason = handshakeErrorReason(err);
+        this.opts.metrics.tlsHandshakeErrors.inc({ reason });
+        this.opts.log.debug('tls handshake failed', { reason, err });
+      },
+      acmeChallenges: this.opts.acmeChallenges,
     });
     this.httpsPort = this.listeners.httpsPort;
     return { httpPort: this.listeners.httpPort, httpsPort: this.listeners.httpsPort };
@@ -176,6 +191,11 @@ export class Dataplane implements Decider {
   }
 
   decide(head: RequestHead, ctx: RequestContext): Decision {
+    // ACME HTTP-01 before routes, redirects and source ranges: those must never block validation.
+    if (this.opts.acmeChallenges !== undefined && head.path.startsWith('/.well-known/acme-challenge/')) {
+      const answer = acmeHttp01(this.opts.acmeChallenges, head.path);
+      if (answer !== undefined) return answer;
+    }
     if (hasDotSegment(head.path)) return { kind: 'respond', status: 400, reason: 'Bad Request', body: 'the path has a "." or ".." segment; send the resolved path\n' };
     const live = this.live;
     // One lookup function for all requests: match() is synchronous, so the current head is safe to share.
@@ -183,31 +203,34 @@ export class Dataplane implements Decider {
     const m = live.router.match(head.host, head.path, this.headerLookup, Math.random() * 100);
     const backendKey = m.backend;
     const route: Route | undefined = m.route;
+    // HSTS: HTTPS answers only, on hosts with TLS; every answer of the route carries it, local ones too.
+    const sts = ctx.secure && route?.options.hsts !== undefined && (m.vhost?.tlsSecret !== undefined || this.certs.hasCertificate(head.host)) ? route : undefined;
     if (route !== undefined) {
       const o = route.options;
-      if (!sourceAllowed(route, ctx.clientAddress)) return { kind: 'respond', status: 403, reason: 'Forbidden', body: 'your address is not allowed on this route\n' };
+      if (!sourceAllowed(route, ctx.clientAddress)) return withHsts(sts, { kind: 'respond', status: 403, reason: 'Forbidden', body: 'your address is not allowed on this route\n' });
       // TLS is a property of the request's host (even when its routes fell back to the `*` rules).
       if (!ctx.secure && (o.forceSslRedirect || (o.sslRedirect && (m.vhost?.tlsSecret !== undefined || this.certs.hasCertificate(head.host))))) {
         const port = this.httpsPort === 443 ? '' : `:${this.httpsPort}`;
-        return redirect(308, 'Permanent Redirect', `https://${hostWithoutPort(head.host)}${port}${head.path}${head.query}`);
+        // The host lower-cased as nginx's $host; path and query exactly as sent.
+        return redirect(308, 'Permanent Redirect', `https://${hostWithoutPort(head.host).toLowerCase()}${port}${head.path}${head.query}`);
       }
-      if (o.permanentRedirect) return redirect(301, 'Moved Permanently', o.permanentRedirect);
-      if (o.temporalRedirect) return redirect(302, 'Found', o.temporalRedirect);
-      if (o.appRoot && head.path === '/') return redirect(302, 'Found', o.appRoot);
+      if (o.permanentRedirect) return withHsts(sts, redirect(301, 'Moved Permanently', o.permanentRedirect));
+      if (o.temporalRedirect) return withHsts(sts, redirect(302, 'Found', o.temporalRedirect));
+      if (o.appRoot && head.path === '/') return withHsts(sts, redirect(302, 'Found', o.appRoot));
     }
     if (backendKey === undefined) return { kind: 'respond', status: 404, reason: 'Not Found', body: 'no Ingress rule matches this host and path\n' };
     const runtime = live.runtimes.get(backendKey);
-    if (runtime === undefined) return { kind: 'respond', status: 503, reason: 'Service Unavailable', body: `backend ${backendKey} is not known\n` };
+    if (runtime === undefined) return withHsts(sts, { kind: 'respond', status: 503, reason: 'Service Unavailable', body: `backend ${backendKey} is not known\n` });
     if (runtime.readyCount() === 0) {
       const why = runtime.backend.unavailable === 'serviceMissing' ? 'the Service does not exist' : runtime.backend.unavailable === 'portMissing' ? 'the Service has no such port' : 'the Service has no ready endpoint';
-      return { kind: 'respond', status: 503, reason: 'Service Unavailable', body: `${runtime.backend.service.namespace}/${runtime.backend.service.name}: ${why}\n` };
+      return withHsts(sts, { kind: 'respond', status: 503, reason: 'Service Unavailable', body: `${runtime.backend.service.namespace}/${runtime.backend.service.name}: ${why}\n` });
     }
     const protocol = runtime.backend.protocol;
     const h2 = isH2Protocol(protocol);
     if (h2 && head.upgrade !== undefined && head.upgrade.toLowerCase() !== 'h2c') {
       // A WebSocket over HTTP/2 needs extended CONNECT (RFC 8441), which wharf does not speak to backends.
       // (An `Upgrade: h2c` offer is simply not taken: the request is served as HTTP/1.1.)
-      return { kind: 'respond', status: 501, reason: 'Not Implemented', body: `backend-protocol ${protocol} speaks HTTP/2 to the backend; wharf does not carry an HTTP/1.1 Upgrade (${head.upgrade}) over HTTP/2; use backend-protocol HTTP or HTTPS for this route\n` };
+      return withHsts(sts, { kind: 'respond', status: 501, reason: 'Not Implemented', body: `backend-protocol ${protocol} speaks HTTP/2 to the backend; wharf does not carry an HTTP/1.1 Upgrade (${head.upgrade}) over HTTP/2; use backend-protocol HTTP or HTTPS for this route\n` });
     }
     const o = route?.options;
     return {
@@ -218,7 +241,7 @@ export class Dataplane implements Decider {
       sendTimeoutMs: o?.timeouts.sendMs ?? 60_000,
       maxBodyBytes: o?.maxBodyBytes ?? 0,
       target: m.rewrittenPath !== undefined ? m.rewrittenPath + head.query : undefined,
-      responseHeaders: o?.customHeaders,
+      responseHeaders: sts === undefined ? o?.customHeaders : secureResponseHeaders(sts),
       // Only hash and affinity policies read the request again; round robin pays one undefined check.
       pickContext: runtime.pickContextOf === undefined ? undefined : runtime.pickContextOf(head, ctx.clientAddress),
       h2: h2 ? this.h2 : undefined,
@@ -226,7 +249,38 @@ export class Dataplane implements Decider {
   }
 }
 
-function redirect(status: number, reason: string, location: string): Decision {
+function acmeHttp01(challenges: AcmeChallengeAnswers, path: string): Decision | undefined {
+  const token = http01Token(path);
+  const keyAuthorization = token === undefined ? undefined : challenges.http01(token);
+  return keyAuthorization === undefined ? undefined : { kind: 'respond', status: 200, reason: 'OK', body: keyAuthorization };
+}
+
+const STS = 'Strict-Transport-Security';
+// Per route, built on first use: routes are immutable, and a table swap brings new ones.
+const secureHeaders = new WeakMap<Route, Readonly<Record<string, string>>>();
+
+/** The route's custom headers plus HSTS; an STS header the user set in custom-headers wins. */
+function secureResponseHeaders(route: Route): Readonly<Record<string, string>> {
+  let headers = secureHeaders.get(route);
+  if (headers === undefined) {
+    const custom = route.options.customHeaders ?? {};
+    headers = userSts(route) !== undefined ? custom : { ...custom, [STS]: route.options.hsts as string };
+    secureHeaders.set(route, headers);
+  }
+  return headers;
+}
+
+function userSts(route: Route): string | undefined {
+  for (const [name, value] of Object.entries(route.options.customHeaders ?? {})) if (name.toLowerCase() === 'strict-transport-security') return value;
+  return undefined;
+}
+
+function withHsts(route: Route | undefined, d: RespondDecision): RespondDecision {
+  if (route === undefined) return d;
+  return { ...d, headers: [...(d.headers ?? []), [STS, userSts(route) ?? (route.options.hsts as string)]] };
+}
+
+function redirect(status: number, reason: string, location: string): RespondDecision {
   return { kind: 'respond', status, reason, body: `redirecting to ${location}\n`, headers: [['Location', location]] };
 }
 

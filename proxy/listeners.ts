@@ -2,7 +2,10 @@
 // Both hand accepted sockets to one callback; closing stops accepting and lets open connections finish.
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import { TLS_OPTIONS, type CertificateSet } from './tls/certificate-set.ts';
+import { acmeAwareTlsOptions, endIfAcmeValidation, type TlsAlpnChallenges } from './tls/acme-alpn.ts';
+import type { CertificateSet } from './tls/certificate-set.ts';
+import { ALPN_PROTOCOLS, httpsServerOptions, TICKET_KEY_ROTATION_MS } from './tls/policy.ts';
+import { TicketKeyRotator } from './tls/session-tickets.ts';
 
 export interface ListenerOptions {
   bind: string;
@@ -11,6 +14,11 @@ export interface ListenerOptions {
   certificates: () => CertificateSet;
   onConnection: (socket: Socket | TLSSocket, secure: boolean) => void;
   onTlsError?: (err: Error) => void;
+  /** Pending TLS-ALPN-01 challenges, answered for clients offering ALPN acme-tls/1. */
+  acmeChallenges?: TlsAlpnChallenges;
+  /** TLS policy overrides (tests shorten them); defaults in proxy/tls/policy.ts. */
+  handshakeTimeoutMs?: number;
+  ticketKeyRotationMs?: number;
 }
 
 export interface Listeners {
@@ -38,23 +46,33 @@ export async function startListeners(opts: ListenerOptions): Promise<Listeners> 
     {
       cert: initial.certPem,
       key: initial.keyPem,
-      ...TLS_OPTIONS,
+      ...httpsServerOptions({ handshakeTimeoutMs: opts.handshakeTimeoutMs }),
       allowHalfOpen: true,
-      ALPNProtocols: ['http/1.1'],
-      SNICallback: (name, cb) => cb(null, opts.certificates().contextFor(name)),
+      ...acmeAwareTlsOptions(ALPN_PROTOCOLS, (name) => opts.certificates().contextFor(name), opts.acmeChallenges),
     },
-    (socket) => opts.onConnection(socket, true),
+    (socket) => {
+      if (!endIfAcmeValidation(socket)) opts.onConnection(socket, true);
+    },
   );
-  https.on('tlsClientError', (err) => opts.onTlsError?.(err));
+  https.on('tlsClientError', (err, socket) => {
+    // Node reports a handshake timeout here but leaves the socket open; every failed handshake ends here.
+    socket.destroy();
+    opts.onTlsError?.(err);
+  });
   const httpPort = await listen(http, opts.httpPort, opts.bind);
   const httpsPort = await listen(https, opts.httpsPort, opts.bind).catch((err: unknown) => {
     http.close();
     throw err;
   });
+  const tickets = new TicketKeyRotator(https, { intervalMs: opts.ticketKeyRotationMs ?? TICKET_KEY_ROTATION_MS });
+  tickets.start();
   return {
     httpPort,
     httpsPort,
-    close: () => Promise.all([closeServer(http), closeServer(https)]).then(() => undefined),
+    close: () => {
+      tickets.stop();
+      return Promise.all([closeServer(http), closeServer(https)]).then(() => undefined);
+    },
   };
 }
 

@@ -12,9 +12,12 @@ export const ERROR_CODES = {
   WHARF_E_SERVICE_MISSING: 'An Ingress names a Service that does not exist.',
   WHARF_E_SERVICE_PORT: 'An Ingress names a Service port that the Service does not have.',
   WHARF_E_NO_ENDPOINTS: 'A Service has no ready endpoints; requests answer 503 until it has some.',
-  WHARF_E_TLS_SECRET: 'A TLS Secret is missing, malformed, expired, or does not cover the host.',
+  WHARF_E_TLS_SECRET: 'A TLS Secret is missing, is not PEM, or its key does not match its certificate; its hosts get the default certificate.',
+  WHARF_E_TLS_EXPIRED: 'A TLS Secret holds a certificate that has expired or is not valid yet; its hosts get the default certificate.',
+  WHARF_E_TLS_HOST_MISMATCH: 'A TLS Secret\'s certificate does not cover a host its spec.tls entry names; that host gets the default certificate.',
   WHARF_E_CANARY: 'A canary Ingress has no main route with the same host, path and path type to attach to.',
   WHARF_E_CLASS: 'An IngressClass or class annotation could not be resolved.',
+  WHARF_E_ACME: 'An ACME order for a TLS Secret failed (the ACME error is in the message); retried with back-off.',
   WHARF_E_REBUILD: 'A rebuild of the routing table failed; the last good table stays in force.',
 } as const;
 

@@ -1,6 +1,7 @@
 // The one place that wires wharf together: a source fills the store, the scheduler rebuilds,
 // translate() makes the table, the dataplane swaps it in, and the admin server reports on it all.
 import type { FastifyInstance } from 'fastify';
+import { createAcme, type AcmeParts, type AcmeTuning } from '../controller/acme/index.ts';
 import { ManifestsSource, type ManifestProblem } from '../controller/manifests-source.ts';
 import { EventRecorder, storeLookup } from '../controller/event-recorder.ts';
 import { loadKubeConfig } from '../controller/kube/api-client.ts';
@@ -12,6 +13,7 @@ import { StatusWriter } from '../controller/status-writer.ts';
 import { RebuildScheduler } from '../controller/scheduler.ts';
 import { Store } from '../controller/store.ts';
 import { Dataplane } from '../proxy/dataplane.ts';
+import { acmeSettings } from './acme/config.ts';
 import { buildAdminApp } from './admin/app.ts';
 import type { ServeConfig } from './config/parse.ts';
 import { WharfError } from './errors.ts';
@@ -45,6 +47,8 @@ export interface WharfHandle {
   leadership: Leadership | undefined;
   /** Resolves once no status round is scheduled or running (tests use it to avoid sleeping). */
   statusSettled(): Promise<void>;
+  /** With --acme-directory: the challenge book and the issuer. */
+  acme: AcmeParts | undefined;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -56,6 +60,9 @@ export interface StartOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Test-only: quiet time before status writes after a rebuild (default 1 s). */
   statusDebounceMs?: number;
+  /** Who may place ACME orders; leader election hands in its predicate (default: the elected leader). */
+  acmeIsLeader?: () => boolean;
+  acmeTuning?: AcmeTuning;
 }
 
 export async function startWharf(config: ServeConfig, options: StartOptions = {}): Promise<WharfHandle> {
@@ -87,14 +94,32 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
         metrics: metrics.kube,
       });
   const defaultCertificate = await generateDefaultCertificate();
-  const dataplane = new Dataplane({ log, metrics, defaultCertificate });
+  // ACME: every replica answers challenges from the shared ConfigMap; only the leader orders.
+  const acmeConfig = acmeSettings(config, (options.env ?? process.env).POD_NAMESPACE);
+  if (acmeConfig && config.manifests) throw new WharfError('WHARF_E_CONFIG', 'flag --acme-directory: ACME stores certificates in Secrets and needs the Kubernetes API, not --manifests');
+  const acme = acmeConfig
+    ? createAcme({ settings: acmeConfig, kubeconfig: config.kubeconfig, log, metrics, isLeader: options.acmeIsLeader ?? (() => elector?.isLeader() === true), onDiagnostics: () => { fullPending = true; scheduler.markDirty(); }, ...options.acmeTuning })
+    : undefined;
+  const dataplane = new Dataplane({ log, metrics, defaultCertificate, acmeChallenges: acme?.book });
+  // One client for every write to the API (Events, the Lease, Ingress status).
+  const writer = config.manifests ? undefined : createKubeRequester(loadKubeConfig(config.kubeconfig));
   // Kubernetes mode only: Events on the objects that diagnostics name, written by the elected
   // leader alone so replicas do not count one problem several times.
-  const events = config.manifests
-    ? undefined
-    : new EventRecorder({ api: createEventsApi(loadKubeConfig(config.kubeconfig)), log, metrics, isLeader: () => elector?.isLeader() === true, lookup: storeLookup(store) });
+  const events = writer && new EventRecorder({ api: createEventsApi(writer), log, metrics, isLeader: () => elector?.isLeader() === true, lookup: storeLookup(store) });
 
   const reported = new Set<string>();
+  // A certificate that expires (or becomes valid) changes what is served while no object changes:
+  // rebuild just after that instant. Capped at setTimeout's limit; an early rebuild is harmless.
+  let certificateRecheck: NodeJS.Timeout | undefined;
+  const recheckCertificatesAt = (at: Date | undefined): void => {
+    clearTimeout(certificateRecheck);
+    if (at === undefined) return;
+    certificateRecheck = setTimeout(() => {
+      fullPending = true;
+      scheduler.markDirty();
+    }, Math.min(Math.max(at.getTime() - Date.now() + 1, 0), 2 ** 31 - 1));
+    certificateRecheck.unref();
+  };
   const rebuild = (): void => {
     const started = performance.now();
     try {
@@ -107,9 +132,12 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
       const certs = resolveCertificates(result.certificates, snapshot.secrets, new Date());
       const chosenDefault = config.defaultSslCertificate ? resolveDefaultCertificate(config.defaultSslCertificate, snapshot.secrets, new Date()) : undefined;
       const stats = dataplane.apply(result.table, certs.certificates, chosenDefault?.certificate);
+      const at = [certs.recheckAt, chosenDefault?.recheckAt].filter((d) => d !== undefined).sort((a, b) => a.getTime() - b.getTime())[0];
+      recheckCertificatesAt(at);
       lastServed = result.served;
       statusWriter?.update(result.served);
-      diagnostics = [...result.diagnostics, ...certs.diagnostics, ...(chosenDefault?.diagnostics ?? [])];
+      acme?.issuer.observe(result.certificates, snapshot);
+      diagnostics = [...result.diagnostics, ...certs.diagnostics, ...(chosenDefault?.diagnostics ?? []), ...(acme?.issuer.diagnostics() ?? [])];
       reportDiagnostics(log, metrics, diagnostics, reported);
       events?.observe(diagnostics);
       metrics.reloads.inc({ result: 'success' });
@@ -170,14 +198,17 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
 
   await source.start();
   // Kubernetes mode only: one elected replica writes Ingress status.
-  if (!config.manifests) {
+  if (writer) {
     const env = options.env ?? process.env;
-    const api = createKubeRequester(loadKubeConfig(config.kubeconfig));
+    const api = writer;
     elector = new LeaderElector({ api, log, ...leaseSettings(config, env) });
     elector.onChange((leader) => {
       metrics.leader.set(leader ? 1 : 0);
       // A new leader reports the problems that are there now instead of waiting for its timer.
-      if (leader) events?.resync();
+      if (leader) {
+        events?.resync();
+        acme?.issuer.kick();
+      }
     });
     if (StatusWriter.wanted(config)) {
       statusWriter = new StatusWriter({ api, store, leadership: elector, log, publishService: config.publishService, publishStatusAddress: config.publishStatusAddress, nodeName: env.NODE_NAME, onWrite: (result) => metrics.statusWrites.inc({ result }), debounceMs: options.statusDebounceMs });
@@ -192,9 +223,12 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     source.stop();
     scheduler.stop();
     events?.stop();
+    void acme?.stop();
     throw new WharfError('WHARF_E_CONFIG', `cannot listen on ${config.bind} ports ${config.httpPort}/${config.httpsPort}: ${err.message}`);
   });
   ready = true;
+  // Orders start once the listeners answer: a challenge must never reach a port not yet bound.
+  await acme?.start();
 
   const admin: FastifyInstance = buildAdminApp({
     readiness: () => (ready ? { ready: true } : { ready: false, reason: 'waiting for the first sync and the listeners' }),
@@ -207,6 +241,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     source.stop();
     scheduler.stop();
     events?.stop();
+    void acme?.stop();
     throw new WharfError('WHARF_E_CONFIG', `cannot listen on admin port ${config.adminPort}: ${err.message}`);
   });
   const adminAddr = admin.server.address();
@@ -229,14 +264,17 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     events,
     leadership: elector,
     statusSettled: () => statusWriter?.settled() ?? Promise.resolve(),
+    acme,
     async stop(graceMs = 10_000) {
       ready = false;
+      clearTimeout(certificateRecheck);
       statusWriter?.stop();
       // Released before the listeners drain, so another replica takes over status at once.
       await elector?.stop();
       source.stop();
       scheduler.stop();
       events?.stop();
+      await acme?.stop();
       await dataplane.close(graceMs);
       await admin.close();
     },

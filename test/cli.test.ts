@@ -3,14 +3,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startEchoBackend } from '../demo/echo-backend.ts';
 import { INGRESS_CLASS_YAML, ingressYaml, serviceYaml } from './support/cluster-files.ts';
-import { eventually, get } from './support/http.ts';
+import { eventually, get, freePort } from './support/http.ts';
 
 const bin = fileURLToPath(new URL('../bin/wharf.js', import.meta.url));
 
@@ -47,13 +46,6 @@ test('--help explains every flag, --version prints the version', () => {
   assert.equal(run('frobnicate').status, 2);
 });
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const addr = srv.address();
-  await new Promise((r) => srv.close(r));
-  return typeof addr === 'object' && addr ? addr.port : 0;
-}
 
 test('wharf serve --manifests DIR serves the directory and picks up changes', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'wharf-cli-'));

@@ -6,6 +6,7 @@ import { after, before, beforeEach, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { EventRecorder } from '../controller/event-recorder.ts';
 import { createEventsApi } from '../controller/kube/events-api.ts';
+import { createKubeRequester } from '../controller/kube/api-request.ts';
 import { createLogger } from '../src/log.ts';
 import { createMetrics, type WharfMetrics } from '../src/metrics.ts';
 import type { Diagnostic } from '../src/model/diagnostics.ts';
@@ -57,7 +58,7 @@ function api(serverUrl = `http://127.0.0.1:${port}`): ReturnType<typeof createEv
     contexts: [{ name: 'c', cluster: 'stub', user: 'u' }],
     currentContext: 'c',
   });
-  return createEventsApi(kc, 2_000);
+  return createEventsApi(createKubeRequester(kc, 2_000));
 }
 
 function diagnostic(name: string): Diagnostic {

@@ -2,13 +2,14 @@
 // the proxy through the Kubernetes source and answer exactly as in --manifests mode.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, type V1Ingress } from '@kubernetes/client-node';
+import { type V1Ingress } from '@kubernetes/client-node';
 import { startEchoBackend, type EchoBackend } from '../demo/echo-backend.ts';
 import { parseServeArgs } from '../src/config/parse.ts';
 import { createLogger } from '../src/log.ts';
 import { startWharf, type WharfHandle } from '../src/main.ts';
 import { startTestCluster, type TestCluster } from './cluster/cluster.ts';
-import { eventually, get } from './support/http.ts';
+import { eventually, get, LOOPBACK_ANY_PORTS } from './support/http.ts';
+import { adminClients, createWharfClass } from './support/kube.ts';
 import { HOST_TABLE, PATH_TABLE } from './support/path-table.ts';
 
 const NS = 'paths';
@@ -26,15 +27,11 @@ function ingress(name: string, host: string, paths: Array<[string, string, strin
 before(
   async () => {
     cluster = await startTestCluster();
-    const kc = new KubeConfig();
-    kc.loadFromFile(cluster.kubeconfigPath);
-    const core = kc.makeApiClient(CoreV1Api);
-    const networking = kc.makeApiClient(NetworkingV1Api);
-    const custom = kc.makeApiClient(CustomObjectsApi);
+    const { core, networking, custom } = adminClients(cluster);
     const first = await startEchoBackend('s0', '127.0.0.101');
     pods.push(first, await startEchoBackend('s1', '127.0.0.102', first.port), await startEchoBackend('s2', '127.0.0.103', first.port));
     await core.createNamespace({ body: { metadata: { name: NS } } });
-    await networking.createIngressClass({ body: { metadata: { name: 'wharf' }, spec: { controller: 'wharf.dev/ingress-controller' } } });
+    await createWharfClass(networking);
     for (let i = 0; i < 3; i++) {
       await core.createNamespacedService({ namespace: NS, body: { metadata: { name: `s${i}` }, spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80, targetPort: first.port }] } } });
       await custom.createNamespacedCustomObject({
@@ -50,7 +47,7 @@ before(
     }
     await networking.createNamespacedIngress({ namespace: NS, body: ingress('exact-host', 'foo.bar.com', [['/', 'Prefix', 's0']]) });
     await networking.createNamespacedIngress({ namespace: NS, body: ingress('wild-host', '*.bar.com', [['/', 'Prefix', 's1']]) });
-    const { config } = parseServeArgs(['--kubeconfig', cluster.kubeconfigPath, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0'], {});
+    const { config } = parseServeArgs(['--kubeconfig', cluster.kubeconfigPath, ...LOOPBACK_ANY_PORTS], {});
     wharf = await startWharf(config, { log: createLogger({ level: 'error', format: 'json', write: () => {} }) });
   },
   { timeout: 10 * 60_000 },

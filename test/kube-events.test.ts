@@ -2,17 +2,19 @@
 // writes one Warning Event per problem on the Ingress it names, counts repeats, and respects limits.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { CoreV1Api, KubeConfig, NetworkingV1Api, type CoreV1Event, type V1Ingress } from '@kubernetes/client-node';
+import type { CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
+import { type CoreV1Event, type V1Ingress } from '@kubernetes/client-node';
 import { EventRecorder, REPORTING_CONTROLLER } from '../controller/event-recorder.ts';
 import { loadKubeConfig } from '../controller/kube/api-client.ts';
 import { createEventsApi, type EventsApi } from '../controller/kube/events-api.ts';
+import { createKubeRequester } from '../controller/kube/api-request.ts';
 import { parseServeArgs } from '../src/config/parse.ts';
-import { createLogger, type Logger } from '../src/log.ts';
 import { startWharf, type WharfHandle } from '../src/main.ts';
 import { createMetrics, type WharfMetrics } from '../src/metrics.ts';
 import type { Diagnostic } from '../src/model/diagnostics.ts';
 import { startTestCluster, type TestCluster } from './cluster/cluster.ts';
-import { eventually } from './support/http.ts';
+import { eventually, LOOPBACK_ANY_PORTS } from './support/http.ts';
+import { adminClients, createWharfClass, silentLogger } from './support/kube.ts';
 
 const NS = 'apps';
 
@@ -22,22 +24,19 @@ let networking: NetworkingV1Api;
 let eventsApi: EventsApi;
 let wharf: WharfHandle | undefined;
 
-const silent = (): Logger => createLogger({ level: 'error', format: 'json', write: () => {} });
+const silent = silentLogger;
 
 before(
   async () => {
     cluster = await startTestCluster();
-    const kc = new KubeConfig();
-    kc.loadFromFile(cluster.kubeconfigPath);
-    core = kc.makeApiClient(CoreV1Api);
-    networking = kc.makeApiClient(NetworkingV1Api);
-    eventsApi = createEventsApi(loadKubeConfig(cluster.kubeconfigPath));
+    ({ core, networking } = adminClients(cluster));
+    eventsApi = createEventsApi(createKubeRequester(loadKubeConfig(cluster.kubeconfigPath)));
     await core.createNamespace({ body: { metadata: { name: NS } } });
-    await networking.createIngressClass({ body: { metadata: { name: 'wharf' }, spec: { controller: 'wharf.dev/ingress-controller' } } });
+    await createWharfClass(networking);
     // A Service no Ingress uses: changing it rebuilds the table without touching any problem.
     await core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'poke', labels: { n: '0' } }, spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80 }] } } });
     const { config } = parseServeArgs(
-      ['--kubeconfig', cluster.kubeconfigPath, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0'],
+      ['--kubeconfig', cluster.kubeconfigPath, ...LOOPBACK_ANY_PORTS],
       {},
     );
     wharf = await startWharf(config, { log: silent() });

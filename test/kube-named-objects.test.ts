@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { X509Certificate } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { CoreV1Api } from '@kubernetes/client-node';
 import { generate } from 'selfsigned';
 import { KubeSource, type KubeSourceOptions } from '../controller/kube-source.ts';
 import type { KubeApi } from '../controller/kube/api-client.ts';
@@ -12,24 +12,22 @@ import { Reflector } from '../controller/kube/reflector.ts';
 import { watchedResources } from '../controller/kube/resources.ts';
 import { Store } from '../controller/store.ts';
 import { parseServeArgs } from '../src/config/parse.ts';
-import { createLogger, type Logger } from '../src/log.ts';
 import { startWharf } from '../src/main.ts';
 import { startTestCluster, type TestCluster } from './cluster/cluster.ts';
-import { eventually } from './support/http.ts';
+import { eventually, LOOPBACK_ANY_PORTS } from './support/http.ts';
+import { adminClients, silentLogger } from './support/kube.ts';
 
 const NS = 'apps';
 const OTHER_NS = 'ingress-system';
 
 let cluster: TestCluster;
 let core: CoreV1Api;
-const silent = (): Logger => createLogger({ level: 'error', format: 'json', write: () => {} });
+const silent = silentLogger;
 
 before(
   async () => {
     cluster = await startTestCluster();
-    const kc = new KubeConfig();
-    kc.loadFromFile(cluster.kubeconfigPath);
-    core = kc.makeApiClient(CoreV1Api);
+    ({ core } = adminClients(cluster));
     for (const name of [NS, OTHER_NS]) await core.createNamespace({ body: { metadata: { name } } });
     for (const [namespace, name] of [[NS, 'tcp-services'], [NS, 'unnamed'], [OTHER_NS, 'udp-services'], [OTHER_NS, 'also-unnamed']] as const) {
       await core.createNamespacedConfigMap({ namespace, body: { metadata: { name }, data: { '9000': `${NS}/web:80` } } });
@@ -122,7 +120,7 @@ function peerCert(port: number, servername: string): Promise<X509Certificate> {
 
 test('wharf with --watch-namespace serves the default certificate from another namespace', async () => {
   const args = ['--kubeconfig', cluster.kubeconfigPath, '--watch-namespace', NS, '--default-ssl-certificate', `${OTHER_NS}/default-cert`, '--tcp-services-configmap', `${OTHER_NS}/udp-services`];
-  const { config } = parseServeArgs([...args, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0'], {});
+  const { config } = parseServeArgs([...args, ...LOOPBACK_ANY_PORTS], {});
   const wharf = await startWharf(config, { log: silent() });
   try {
     assert.match((await peerCert(wharf.httpsPort, 'unknown.example')).subject, /CN=fallback\.example/);

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, type V1Ingress } from '@kubernetes/client-node';
+import type { CoreV1Api, CustomObjectsApi, NetworkingV1Api } from '@kubernetes/client-node';
+import { type V1Ingress } from '@kubernetes/client-node';
 import type { Counter, Gauge } from 'prom-client';
 import { KubeSource } from '../controller/kube-source.ts';
 import type { KubeApi } from '../controller/kube/api-client.ts';
@@ -16,11 +17,11 @@ import { parseServeArgs } from '../src/config/parse.ts';
 import { createLogger } from '../src/log.ts';
 import { startWharf, type WharfHandle } from '../src/main.ts';
 import { startTestCluster, type TestCluster } from './cluster/cluster.ts';
-import { eventually, get } from './support/http.ts';
+import { eventually, get, LOOPBACK_ANY_PORTS } from './support/http.ts';
+import { adminClients, createWharfClass, SLICES } from './support/kube.ts';
 import { startTcpRelay, type TcpRelay } from './support/tcp-relay.ts';
 
 const NS = 'apps';
-const SLICES = { group: 'discovery.k8s.io', version: 'v1beta1', plural: 'endpointslices' };
 const KINDS = ['IngressClass', 'Ingress', 'Service', 'EndpointSlice', 'Secret'];
 
 let cluster: TestCluster;
@@ -36,15 +37,11 @@ const logs: Array<{ level: string; msg: string; kind?: string; code?: string }> 
 before(
   async () => {
     cluster = await startTestCluster();
-    const kc = new KubeConfig();
-    kc.loadFromFile(cluster.kubeconfigPath);
-    core = kc.makeApiClient(CoreV1Api);
-    networking = kc.makeApiClient(NetworkingV1Api);
-    custom = kc.makeApiClient(CustomObjectsApi);
+    ({ core, networking, custom } = adminClients(cluster));
     podA = await startEchoBackend('pod-a', '127.0.0.2');
     podB = await startEchoBackend('pod-b', '127.0.0.3', podA.port);
     await core.createNamespace({ body: { metadata: { name: NS } } });
-    await networking.createIngressClass({ body: { metadata: { name: 'wharf' }, spec: { controller: 'wharf.dev/ingress-controller' } } });
+    await createWharfClass(networking);
     await core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'web' }, spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80, targetPort: podA.port }] } } });
     await custom.createNamespacedCustomObject({ ...SLICES, namespace: NS, body: slice(['127.0.0.2']) });
     await networking.createNamespacedIngress({ namespace: NS, body: ingress('web', 'web.test') });
@@ -52,7 +49,7 @@ before(
     relay = await startTcpRelay(Number(new URL(cluster.server).port));
     const kubeconfig = join(cluster.dir, 'relayed.kubeconfig');
     writeKubeconfig(kubeconfig, `https://127.0.0.1:${relay.port}`);
-    const { config } = parseServeArgs(['--kubeconfig', kubeconfig, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0'], {});
+    const { config } = parseServeArgs(['--kubeconfig', kubeconfig, ...LOOPBACK_ANY_PORTS], {});
     const log = createLogger({ level: 'info', format: 'json', write: (line) => logs.push(JSON.parse(line) as (typeof logs)[number]) });
     wharf = await startWharf(config, { log, kube: { backoffInitialMs: 200, backoffMaxMs: 2_000 } });
   },

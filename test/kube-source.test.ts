@@ -6,7 +6,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
-import { CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, type V1Ingress } from '@kubernetes/client-node';
+import type { CoreV1Api, CustomObjectsApi, NetworkingV1Api } from '@kubernetes/client-node';
+import { type V1Ingress } from '@kubernetes/client-node';
 import { generate } from 'selfsigned';
 import { KubeSource } from '../controller/kube-source.ts';
 import { discoverEndpointsApi, watchedResources } from '../controller/kube/resources.ts';
@@ -15,14 +16,13 @@ import { Store } from '../controller/store.ts';
 import { startEchoBackend, type EchoBackend } from '../demo/echo-backend.ts';
 import { parseServeArgs } from '../src/config/parse.ts';
 import { WharfError } from '../src/errors.ts';
-import { createLogger, type Logger } from '../src/log.ts';
 import { startWharf, type WharfHandle } from '../src/main.ts';
 import { startTestCluster, type TestCluster } from './cluster/cluster.ts';
-import { eventually, get } from './support/http.ts';
+import { eventually, get, LOOPBACK_ANY_PORTS } from './support/http.ts';
+import { adminClients, createWharfClass, SLICES, silentLogger } from './support/kube.ts';
 
 const NS = 'apps';
 const OTHER_NS = 'elsewhere';
-const SLICES = { group: 'discovery.k8s.io', version: 'v1beta1', plural: 'endpointslices' };
 
 let cluster: TestCluster;
 let core: CoreV1Api;
@@ -32,27 +32,23 @@ let wharf: WharfHandle | undefined;
 let podA: EchoBackend;
 let podB: EchoBackend;
 
-const silent = (): Logger => createLogger({ level: 'error', format: 'json', write: () => {} });
+const silent = silentLogger;
 
 before(
   async () => {
     cluster = await startTestCluster();
-    const kc = new KubeConfig();
-    kc.loadFromFile(cluster.kubeconfigPath);
-    core = kc.makeApiClient(CoreV1Api);
-    networking = kc.makeApiClient(NetworkingV1Api);
-    custom = kc.makeApiClient(CustomObjectsApi);
+    ({ core, networking, custom } = adminClients(cluster));
     // Two "pods" on one port, told apart by their loopback address.
     podA = await startEchoBackend('pod-a', '127.0.0.2');
     podB = await startEchoBackend('pod-b', '127.0.0.3', podA.port);
     for (const name of [NS, OTHER_NS]) await core.createNamespace({ body: { metadata: { name } } });
-    await networking.createIngressClass({ body: { metadata: { name: 'wharf' }, spec: { controller: 'wharf.dev/ingress-controller' } } });
+    await createWharfClass(networking);
     await networking.createIngressClass({ body: { metadata: { name: 'other' }, spec: { controller: 'example.com/other-controller' } } });
     // Present before wharf starts: the synced gate must put it in the first table.
     await createService(NS, 'early', ['127.0.0.2']);
     await networking.createNamespacedIngress({ namespace: NS, body: ingress('early', 'early.test', '/', 'early') });
     const { config } = parseServeArgs(
-      ['--kubeconfig', cluster.kubeconfigPath, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0'],
+      ['--kubeconfig', cluster.kubeconfigPath, ...LOOPBACK_ANY_PORTS],
       {},
     );
     wharf = await startWharf(config, { log: silent() });

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { CoordinationV1Api, CoreV1Api, KubeConfig, NetworkingV1Api, type V1Ingress } from '@kubernetes/client-node';
+import type { CoordinationV1Api, CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
+import { type V1Ingress } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../controller/kube/api-client.ts';
 import { createKubeRequester, type KubeRequester } from '../controller/kube/api-request.ts';
 import { LeaderElector } from '../controller/leader-election.ts';
@@ -12,7 +13,8 @@ import { createLogger } from '../src/log.ts';
 import { startWharf, type WharfHandle } from '../src/main.ts';
 import { microTime, type LeaseSpec } from '../src/status/lease.ts';
 import { startTestCluster, type TestCluster } from './cluster/cluster.ts';
-import { eventually } from './support/http.ts';
+import { eventually, LOOPBACK_ANY_PORTS } from './support/http.ts';
+import { adminClients, createWharfClass } from './support/kube.ts';
 
 const NS = 'apps';
 const CONTROL_NS = 'ingress';
@@ -27,13 +29,9 @@ const children: ChildProcess[] = [];
 before(
   async () => {
     cluster = await startTestCluster();
-    const kc = new KubeConfig();
-    kc.loadFromFile(cluster.kubeconfigPath);
-    core = kc.makeApiClient(CoreV1Api);
-    networking = kc.makeApiClient(NetworkingV1Api);
-    coordination = kc.makeApiClient(CoordinationV1Api);
+    ({ core, networking, coordination } = adminClients(cluster));
     for (const name of [NS, CONTROL_NS]) await core.createNamespace({ body: { metadata: { name } } });
-    await networking.createIngressClass({ body: { metadata: { name: 'wharf' }, spec: { controller: 'wharf.dev/ingress-controller' } } });
+    await createWharfClass(networking);
     await networking.createIngressClass({ body: { metadata: { name: 'other' }, spec: { controller: 'example.com/other-controller' } } });
     // One backend Service for every Ingress; no traffic is sent in these tests.
     await core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'web' }, spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80 }] } } });
@@ -49,7 +47,7 @@ after(async () => {
 
 async function startInProcess(flags: string[], env: Record<string, string> = {}): Promise<WharfHandle> {
   const { config } = parseServeArgs(
-    ['--kubeconfig', cluster.kubeconfigPath, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', ...flags],
+    ['--kubeconfig', cluster.kubeconfigPath, ...LOOPBACK_ANY_PORTS, ...flags],
     {},
   );
   const w = await startWharf(config, { log: createLogger({ level: 'error', format: 'json', write: () => {} }), env: { POD_NAMESPACE: CONTROL_NS, POD_NAME: 'in-process', ...env }, statusDebounceMs: 20 });
@@ -250,7 +248,7 @@ const TTL_FLAGS = ['--election-ttl', '3s', '--election-id', 'takeover'];
 async function spawnReplica(name: string, address: string): Promise<Replica> {
   const child = spawn(
     process.execPath,
-    ['bin/wharf.js', 'serve', '--kubeconfig', cluster.kubeconfigPath, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0', '--publish-status-address', address, ...TTL_FLAGS],
+    ['bin/wharf.js', 'serve', '--kubeconfig', cluster.kubeconfigPath, ...LOOPBACK_ANY_PORTS, '--publish-status-address', address, ...TTL_FLAGS],
     { cwd: new URL('..', import.meta.url).pathname, env: { ...process.env, POD_NAME: name, POD_NAMESPACE: CONTROL_NS }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   children.push(child);

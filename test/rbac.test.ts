@@ -3,14 +3,14 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { generate } from 'selfsigned';
 import { startEchoBackend, type EchoBackend } from '../demo/echo-backend.ts';
 import { startTestCluster, type TestCluster } from './cluster/cluster.ts';
-import { eventually, get } from './support/http.ts';
+import { eventually, get, freePort } from './support/http.ts';
+import { createWharfClass, SLICES } from './support/kube.ts';
 import { grants, loadRbac, type PolicyRule, type WharfRbac } from './support/rbac.ts';
 
 const WHARF_NS = 'wharf-system';
@@ -18,7 +18,6 @@ const APP_NS = 'apps';
 const SA_USER = `system:serviceaccount:${WHARF_NS}:wharf`;
 const NAMES = { 'election-id': 'wharf-leader', 'tcp-services-configmap': 'wharf-tcp', 'udp-services-configmap': 'wharf-udp' };
 const NODE_ADDRESS = '192.0.2.10';
-const SLICES = { group: 'discovery.k8s.io', version: 'v1beta1', plural: 'endpointslices' };
 const bin = new URL('../bin/wharf.js', import.meta.url).pathname;
 
 let cluster: TestCluster;
@@ -58,7 +57,7 @@ before(
       body: { metadata: { name: 'wharf' }, spec: { type: 'NodePort', selector: { app: 'wharf' }, ports: [{ name: 'http', port: 80, nodePort: 30799 }, { name: 'https', port: 443, nodePort: 31522 }] } },
     });
     for (const name of ['wharf-tcp', 'wharf-udp']) await core.createNamespacedConfigMap({ namespace: WHARF_NS, body: { metadata: { name }, data: {} } });
-    await networking.createIngressClass({ body: { metadata: { name: 'wharf' }, spec: { controller: 'wharf.dev/ingress-controller' } } });
+    await createWharfClass(networking);
     await core.createNamespacedService({ namespace: APP_NS, body: { metadata: { name: 'web' }, spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80, targetPort: pod.port }] } } });
     await custom.createNamespacedCustomObject({
       ...SLICES,
@@ -111,13 +110,6 @@ after(async () => {
   await cluster?.stop();
 });
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const addr = srv.address();
-  await new Promise((r) => srv.close(r));
-  return typeof addr === 'object' && addr ? addr.port : 0;
-}
 
 interface RunningWharf {
   child: ChildProcess;
@@ -254,14 +246,15 @@ test('the ServiceAccount holds no permission beyond the documented rules', async
 test('the README table lists exactly the documented rules', () => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   const section = readme.slice(readme.indexOf('### Permissions (RBAC)'), readme.indexOf('### Flags'));
-  const placeholders: Record<string, string> = { '`--election-id`': NAMES['election-id'], 'the TCP/UDP services ConfigMaps': `${NAMES['tcp-services-configmap']}, ${NAMES['udp-services-configmap']}` };
-  const rows = section.split('\n').filter((l) => /^\| (cluster|wharf's namespace) \|/.test(l));
+  const placeholders: Record<string, string> = { '`--election-id`': NAMES['election-id'], 'the TCP/UDP services ConfigMaps': `${NAMES['tcp-services-configmap']}, ${NAMES['udp-services-configmap']}`, '`wharf-acme-challenges`': 'wharf-acme-challenges' };
+  const rows = (acme: boolean): string[] => section.split('\n').filter((l) => /^\| (cluster|wharf's namespace)(, with ACME)? \|/.test(l) && l.includes(', with ACME |') === acme);
   const split = (cell: string): string[] => cell.split(',').map((x) => x.trim()).filter((x) => x !== '');
-  const fromReadme: PolicyRule[] = rows.map((row) => {
+  const fromReadme = (acme: boolean): PolicyRule[] => rows(acme).map((row) => {
     const [, group, resources, names, verbs] = row.split('|').map((c) => c.trim()).slice(1);
     const named = names ? split(placeholders[names] ?? names) : undefined;
     return { apiGroups: [group === 'core' ? '' : (group as string)], resources: split(resources as string), verbs: split(verbs as string), ...(named ? { resourceNames: named } : {}) };
   });
   const documented = loadRbac(NAMES);
-  assert.deepEqual([...grants(fromReadme)].sort(), [...grants([...documented.clusterRules, ...documented.namespaceRules])].sort());
+  assert.deepEqual([...grants(fromReadme(false))].sort(), [...grants([...documented.clusterRules, ...documented.namespaceRules])].sort());
+  assert.deepEqual([...grants(fromReadme(true))].sort(), [...grants([...documented.acmeClusterRules, ...documented.acmeNamespaceRules])].sort());
 });

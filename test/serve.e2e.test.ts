@@ -14,7 +14,7 @@ import { createLogger } from '../src/log.ts';
 import { startWharf, type WharfHandle } from '../src/main.ts';
 import { DEFAULT_CERTIFICATE_CN } from '../src/tls/default-certificate.ts';
 import { INGRESS_CLASS_YAML, ingressYaml, serviceYaml } from './support/cluster-files.ts';
-import { eventually, get } from './support/http.ts';
+import { eventually, get, LOOPBACK_ANY_PORTS } from './support/http.ts';
 
 let dir: string;
 let wharf: WharfHandle;
@@ -47,7 +47,7 @@ before(async () => {
     ingressYaml('demo', 'shop', 'shop.test', [{ path: '/', service: 'shop' }], '  tls: [{hosts: [shop.test], secretName: shop-tls}]\n') +
       `---\napiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\nmetadata: {name: shop-tls, namespace: demo}\ndata:\n  tls.crt: ${Buffer.from(pems.cert).toString('base64')}\n  tls.key: ${Buffer.from(pems.private).toString('base64')}\n`,
   );
-  const { config } = parseServeArgs(['--manifests', dir, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0'], {});
+  const { config } = parseServeArgs(['--manifests', dir, ...LOOPBACK_ANY_PORTS], {});
   wharf = await startWharf(config, { log: createLogger({ level: 'error', format: 'json', write: () => {} }) });
 });
 

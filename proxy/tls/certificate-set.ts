@@ -4,13 +4,10 @@ import { createHash } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { ServedCertificate } from '../../src/tls/certificates.ts';
 import { normalizeRequestHost } from '../router/host.ts';
+import { TLS_OPTIONS } from './policy.ts';
 
-export const TLS_OPTIONS = {
-  minVersion: 'TLSv1.2',
-  // Modern AEAD suites only for TLS 1.2; TLS 1.3 suites are Node's defaults.
-  ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305',
-  honorCipherOrder: true,
-} as const;
+// Re-exported for callers that imported the policy from here before it had its own module.
+export { TLS_OPTIONS };
 
 const contextCache = new Map<string, SecureContext>();
 
@@ -55,7 +52,9 @@ export class CertificateSet {
 
   contextFor(servername: string | undefined): SecureContext {
     if (!servername) return this.defaultContext;
-    const host = servername.toLowerCase();
+    let host = servername.toLowerCase();
+    // A fully qualified name with its root dot names the same host.
+    if (host.endsWith('.')) host = host.slice(0, -1);
     const exact = this.exact.get(host);
     if (exact) return exact;
     const dot = host.indexOf('.');

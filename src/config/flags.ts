@@ -30,6 +30,13 @@ export const SERVE_FLAGS = [
   { name: 'default-ssl-certificate', type: 'nsname', help: 'NS/NAME of the kubernetes.io/tls Secret served when no other certificate matches (default: a self-signed certificate made at start).' },
   { name: 'tcp-services-configmap', type: 'nsname', help: 'NS/NAME of the ConfigMap of TCP services ("<port>": "<ns>/<svc>:<port>[:PROXY][:PROXY]").' },
   { name: 'udp-services-configmap', type: 'nsname', help: 'NS/NAME of the ConfigMap of UDP services ("<port>": "<ns>/<svc>:<port>").' },
+  { name: 'acme-directory', type: 'string', help: 'ACME directory URL (https) of the issuer for Ingresses annotated wharf.dev/acme: "true" (e.g. https://acme-v02.api.letsencrypt.org/directory). Without it, ACME is off.' },
+  { name: 'acme-email', type: 'string', help: 'Contact e-mail address registered with the ACME account.' },
+  { name: 'acme-eab-kid', type: 'string', help: 'External account binding key ID, for issuers that require one (with --acme-eab-hmac-key).' },
+  { name: 'acme-eab-hmac-key', type: 'string', help: 'External account binding HMAC key (base64url); prefer the environment variable, which ps does not show.' },
+  { name: 'acme-ca-file', type: 'path', help: 'PEM file of CA certificates trusted for the ACME server\'s HTTPS (a private or test CA); default: the system CAs.' },
+  { name: 'acme-challenge', type: 'enum', default: 'http-01', choices: ['http-01', 'tls-alpn-01'], help: 'ACME challenge type wharf answers: http-01 on the HTTP port or tls-alpn-01 on the HTTPS port.' },
+  { name: 'acme-account-secret', type: 'nsname', help: 'NS/NAME of the Opaque Secret holding the ACME account key (created when missing; default: <POD_NAMESPACE or default>/wharf-acme-account). Pending challenges go to the ConfigMap wharf-acme-challenges in the same namespace.' },
   { name: 'log-level', type: 'enum', default: 'info', choices: ['debug', 'info', 'warn', 'error'], help: 'Least severe log level printed.' },
   { name: 'log-format', type: 'enum', default: 'json', choices: ['json', 'text'], help: 'Log format: one JSON object per line, or readable text.' },
 ] as const satisfies readonly FlagSpec[];

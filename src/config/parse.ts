@@ -29,6 +29,13 @@ export interface ServeConfig {
   defaultSslCertificate?: NamespacedName;
   tcpServicesConfigmap?: NamespacedName;
   udpServicesConfigmap?: NamespacedName;
+  acmeDirectory?: string;
+  acmeEmail?: string;
+  acmeEabKid?: string;
+  acmeEabHmacKey?: string;
+  acmeCaFile?: string;
+  acmeChallenge: 'http-01' | 'tls-alpn-01';
+  acmeAccountSecret?: NamespacedName;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   logFormat: 'json' | 'text';
 }

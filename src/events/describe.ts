@@ -21,8 +21,11 @@ export const EVENT_REASONS: Record<ErrorCode, string> = {
   WHARF_E_SERVICE_PORT: 'ServicePortMissing',
   WHARF_E_NO_ENDPOINTS: 'NoEndpoints',
   WHARF_E_TLS_SECRET: 'TLSSecretInvalid',
+  WHARF_E_TLS_EXPIRED: 'TLSCertificateExpired',
+  WHARF_E_TLS_HOST_MISMATCH: 'TLSCertificateHostMismatch',
   WHARF_E_CANARY: 'CanaryUnattached',
   WHARF_E_CLASS: 'ClassUnresolved',
+  WHARF_E_ACME: 'ACMEOrderFailed',
   WHARF_E_REBUILD: 'RebuildFailed',
 };
 

@@ -71,6 +71,8 @@ export interface RouteOptions {
   rewriteTarget?: string;
   sslRedirect: boolean;
   forceSslRedirect: boolean;
+  /** The Strict-Transport-Security value for HTTPS answers on hosts with TLS; absent when `hsts` is off. */
+  hsts?: string;
   timeouts: Timeouts;
   /** Largest accepted request body in bytes; 0 means no limit. */
   maxBodyBytes: number;

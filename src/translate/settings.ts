@@ -50,6 +50,11 @@ function customHeaders(ingress: Ingress, ref: { namespace?: string; name: string
   return { ok: true, headers };
 }
 
+/** The Strict-Transport-Security header value, in the order and spelling of RFC 6797's examples. */
+export function hstsValue(maxAgeSeconds: number, includeSubdomains: boolean, preload: boolean): string {
+  return `max-age=${maxAgeSeconds}${includeSubdomains ? '; includeSubDomains' : ''}${preload ? '; preload' : ''}`;
+}
+
 export function buildSettings(ingress: Ingress, parsed: ParsedAnnotations, index: SnapshotIndex): { settings?: IngressSettings; problems: AnnotationProblem[] } {
   const problems = [...parsed.problems];
   const v = parsed.values;
@@ -68,6 +73,9 @@ export function buildSettings(ingress: Ingress, parsed: ParsedAnnotations, index
   }
   if (v.canaryByHeaderValue !== undefined && v.canaryByHeader === undefined) {
     problems.push(annotationProblem('canaryByHeaderValue', v.canaryByHeaderValue, 'it needs wharf.dev/canary-by-header naming the header'));
+  }
+  if (v.hsts !== false && v.hstsPreload === true && (v.hstsIncludeSubdomains === false || (v.hstsMaxAge !== undefined && v.hstsMaxAge < 31536000))) {
+    problems.push(annotationProblem('hstsPreload', raw('hsts-preload'), 'the browsers\' preload lists need hsts-include-subdomains "true" and hsts-max-age of at least 31536000'));
   }
   let headers: Record<string, string> | undefined;
   if (v.customHeaders !== undefined) {
@@ -90,6 +98,7 @@ export function buildSettings(ingress: Ingress, parsed: ParsedAnnotations, index
     timeouts: { connectMs: (v.proxyConnectTimeout ?? 5) * 1000, readMs: (v.proxyReadTimeout ?? 60) * 1000, sendMs: (v.proxySendTimeout ?? 60) * 1000 },
     maxBodyBytes: v.proxyBodySize ?? 1024 * 1024,
   };
+  if (v.hsts !== false) options.hsts = hstsValue(v.hstsMaxAge ?? 31536000, v.hstsIncludeSubdomains ?? true, v.hstsPreload ?? false);
   if (v.rewriteTarget !== undefined) options.rewriteTarget = v.rewriteTarget;
   if (v.allowSourceRange !== undefined) options.allowSourceRanges = v.allowSourceRange;
   if (v.denySourceRange !== undefined) options.denySourceRanges = v.denySourceRange;

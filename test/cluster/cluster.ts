@@ -4,9 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../support/http.ts';
 import { ETCD_BIN, ensureApiserver } from './prepare.ts';
 
 export interface TestCluster {
@@ -29,19 +29,6 @@ export interface TestCluster {
 const READY_TIMEOUT_MS = 90_000;
 const STOP_GRACE_MS = 10_000;
 
-// Asks the kernel for a free loopback port. Another process could take it before we bind, so
-// startTestCluster retries the whole start a few times.
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -250,6 +237,7 @@ export function apiserverArgs(dir: string, port: number, etcdClientPort: number)
 
 // Builds the apiserver first if this machine has never done so (root only; minutes), then
 // starts a fresh cluster. Port races are retried a bounded number of times.
+// Another process could take a free port before we bind it, so the whole start is retried.
 export async function startTestCluster(options: TestClusterOptions = {}): Promise<TestCluster> {
   const bin = await ensureApiserver();
   let lastErr: unknown;

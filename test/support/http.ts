@@ -2,7 +2,7 @@
 // raw bytes on a TCP connection for the parser's strictness tests.
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 export interface Reply {
   status: number;
@@ -77,4 +77,20 @@ export async function eventually(check: () => Promise<boolean> | boolean, tries 
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`condition not met after ${tries} tries`);
+}
+
+/** Loopback listeners on ports the kernel picks: what a test wharf binds to. */
+export const LOOPBACK_ANY_PORTS: readonly string[] = ['--bind', '127.0.0.1', '--admin-bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0'];
+
+/** A loopback port free right now (another process could take it before it is bound; callers retry or accept that). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
 }

@@ -13,6 +13,9 @@ export interface PolicyRule {
 export interface WharfRbac {
   clusterRules: PolicyRule[];
   namespaceRules: PolicyRule[];
+  /** Added with --acme-directory. */
+  acmeClusterRules: PolicyRule[];
+  acmeNamespaceRules: PolicyRule[];
 }
 
 export const RBAC_RULES_FILE = new URL('../../charts/wharf/files/rbac-rules.yaml', import.meta.url);
@@ -31,7 +34,7 @@ export function loadRbac(names: Record<string, string | undefined>): WharfRbac {
       });
       return filled.length === 0 ? [] : [{ ...rule, resourceNames: filled }];
     });
-  return { clusterRules: fill(doc.clusterRules), namespaceRules: fill(doc.namespaceRules) };
+  return { clusterRules: fill(doc.clusterRules), namespaceRules: fill(doc.namespaceRules), acmeClusterRules: fill(doc.acmeClusterRules), acmeNamespaceRules: fill(doc.acmeNamespaceRules) };
 }
 
 /** One line per (group, resource, verb[, name]): `networking.k8s.io ingresses/status update`. */

@@ -1,0 +1,37 @@
+// Admin clients for the throwaway test cluster, and what most Kubernetes tests start from:
+// wharf's IngressClass, the EndpointSlice API of this apiserver, and a logger that stays quiet.
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { createLogger, type Logger } from '../../src/log.ts';
+import type { TestCluster } from '../cluster/cluster.ts';
+
+/** kube-apiserver 1.20 serves EndpointSlices only as v1beta1, which client-node reaches as custom objects. */
+export const SLICES = { group: 'discovery.k8s.io', version: 'v1beta1', plural: 'endpointslices' } as const;
+
+export interface AdminClients {
+  kc: KubeConfig;
+  core: CoreV1Api;
+  networking: NetworkingV1Api;
+  custom: CustomObjectsApi;
+  coordination: CoordinationV1Api;
+  rbac: RbacAuthorizationV1Api;
+}
+
+export function adminClients(cluster: TestCluster): AdminClients {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfigPath);
+  return {
+    kc,
+    core: kc.makeApiClient(CoreV1Api),
+    networking: kc.makeApiClient(NetworkingV1Api),
+    custom: kc.makeApiClient(CustomObjectsApi),
+    coordination: kc.makeApiClient(CoordinationV1Api),
+    rbac: kc.makeApiClient(RbacAuthorizationV1Api),
+  };
+}
+
+/** The IngressClass `wharf` with wharf's default controller value. */
+export async function createWharfClass(networking: NetworkingV1Api): Promise<void> {
+  await networking.createIngressClass({ body: { metadata: { name: 'wharf' }, spec: { controller: 'wharf.dev/ingress-controller' } } });
+}
+
+export const silentLogger = (): Logger => createLogger({ level: 'error', format: 'json', write: () => {} });

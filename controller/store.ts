@@ -14,8 +14,11 @@ export function objectKey(obj: KubeObject): string {
   return `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
 }
 
-/** `objKey` is `ns/name` of what changed; undefined when a whole kind was replaced. */
-export type StoreListener = (kind: WatchedKind, objKey: string | undefined, serviceKey: string | undefined) => void;
+/**
+ * `objKey` is `ns/name` of what changed; undefined when a whole kind was replaced. `statusOnly`: an
+ * Ingress changed only in status, resourceVersion or managedFields, which translate() does not read.
+ */
+export type StoreListener = (kind: WatchedKind, objKey: string | undefined, serviceKey: string | undefined, statusOnly?: boolean) => void;
 
 /** `ns/service` an EndpointSlice or Endpoints object belongs to; undefined for other kinds. */
 export function owningService(kind: WatchedKind, obj: KubeObject): string | undefined {
@@ -30,6 +33,8 @@ export class Store {
   private readonly listeners: StoreListener[] = [];
   private readonly slicesByService = new Map<string, Set<string>>();
   private cached: Snapshot | undefined;
+  /** Each kind's sorted list, kept until that kind changes: one changed Ingress does not re-sort 1,000 Services. */
+  private readonly sortedCache = new Map<WatchedKind, KubeObject[]>();
 
   onChange(listener: StoreListener): void {
     this.listeners.push(listener);
@@ -49,6 +54,15 @@ export class Store {
     const key = objectKey(obj);
     const old = map.get(key);
     if (old && sameObject(old, obj)) return false;
+    if (old && kind === 'Ingress' && sameRoutingInput(old, obj)) {
+      // Kept (the status writer reads the current status and resourceVersion) but the cached snapshot
+      // stays: a status write, wharf's own included, comes back as a MODIFIED event that cannot change
+      // the routing table. Listeners are told it was status only, so nothing rebuilds.
+      map.set(key, obj);
+      this.sortedCache.delete(kind);
+      for (const l of this.listeners) l(kind, key, undefined, true);
+      return true;
+    }
     if (old) this.unindex(kind, old);
     map.set(key, obj);
     this.index(kind, obj);
@@ -122,8 +136,14 @@ export class Store {
   /** An immutable view; the same object is returned until the next change. */
   snapshot(): Snapshot {
     if (this.cached) return this.cached;
-    const sorted = <T extends KubeObject>(kind: WatchedKind): T[] =>
-      [...this.map(kind).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o as T);
+    const sorted = <T extends KubeObject>(kind: WatchedKind): T[] => {
+      let list = this.sortedCache.get(kind);
+      if (!list) {
+        list = [...this.map(kind).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, o]) => o);
+        this.sortedCache.set(kind, list);
+      }
+      return list as T[];
+    };
     this.cached = Object.freeze({
       ingresses: sorted('Ingress'),
       ingressClasses: sorted('IngressClass'),
@@ -142,8 +162,22 @@ export class Store {
 
   private changed(kind: WatchedKind, objKey: string | undefined, serviceKey: string | undefined): void {
     this.cached = undefined;
+    this.sortedCache.delete(kind);
     for (const l of this.listeners) l(kind, objKey, serviceKey);
   }
+}
+
+/**
+ * True when two versions of an Ingress differ at most in status, resourceVersion and managedFields,
+ * none of which translate() reads. Key order is the API server's, stable for one object; a false
+ * "differs" only costs a rebuild.
+ */
+function sameRoutingInput(a: KubeObject, b: KubeObject): boolean {
+  const input = (o: KubeObject): string => {
+    const { resourceVersion: _rv, managedFields: _mf, ...metadata } = o.metadata as KubeObject['metadata'] & { managedFields?: unknown };
+    return JSON.stringify([o.apiVersion, o.kind, metadata, (o as { spec?: unknown }).spec]);
+  };
+  return input(a) === input(b);
 }
 
 // The API server bumps resourceVersion on every write; manifests have none, so compare content.

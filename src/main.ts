@@ -73,6 +73,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   let diagnostics: Diagnostic[] = [];
   let sourceProblems: ManifestProblem[] = [];
   let statusWriter: StatusWriter | undefined;
+  let lastServed: readonly string[] = [];
   let elector: LeaderElector | undefined;
 
   // --manifests, else --kubeconfig, else the in-cluster service account when running in a pod.
@@ -133,6 +134,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
       const stats = dataplane.apply(result.table, certs.certificates, chosenDefault?.certificate);
       const at = [certs.recheckAt, chosenDefault?.recheckAt].filter((d) => d !== undefined).sort((a, b) => a.getTime() - b.getTime())[0];
       recheckCertificatesAt(at);
+      lastServed = result.served;
       statusWriter?.update(result.served);
       acme?.issuer.observe(result.certificates, snapshot);
       diagnostics = [...result.diagnostics, ...certs.diagnostics, ...(chosenDefault?.diagnostics ?? []), ...(acme?.issuer.diagnostics() ?? [])];
@@ -184,7 +186,10 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
       touchedServices.clear();
     },
   });
-  store.onChange((kind, _key, serviceKey) => {
+  store.onChange((kind, _key, serviceKey, statusOnly) => {
+    // Only an Ingress status changed (mostly wharf's own write coming back): no rebuild, but the status
+    // writer looks again, so a status someone else changed is put back.
+    if (statusOnly) return statusWriter?.update(lastServed);
     const endpointsOnly = (kind === 'EndpointSlice' || kind === 'Endpoints') && serviceKey !== undefined;
     if (endpointsOnly) touchedServices.add(serviceKey);
     else fullPending = true;

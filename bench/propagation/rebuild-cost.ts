@@ -1,6 +1,7 @@
 // Times each step of one full rebuild in-process, on objects shaped like the propagation bench's
 // scale phase: store.snapshot(), translate(), compileRouter(), dataplane.apply(), and the heap each leaves.
 // Usage: node --expose-gc bench/propagation/rebuild-cost.ts [INGRESSES] [SERVICES] [ROUNDS]
+import { getHeapStatistics } from 'node:v8';
 import { Store } from '../../controller/store.ts';
 import { Dataplane } from '../../proxy/dataplane.ts';
 import { compileRouter } from '../../proxy/router.ts';
@@ -68,4 +69,5 @@ for (let round = 0; round < ROUNDS; round++) {
   rows.push({ snapshot: t1 - t0, translate: t2 - t1, compileRouter: t3 - t2, 'apply (compiles again)': t4 - t3, 'allocated MiB (before GC)': h3 - h0, 'heap total MiB': mem.heapTotal / 2 ** 20, 'RSS MiB': mem.rss / 2 ** 20 });
 }
 console.log('round 0 is the warm-up; apply() compiles its own router, so compileRouter is counted once in it and once alone');
+console.log(`peak RSS (VmHWM) ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB; V8 heap limit ${(getHeapStatistics().heap_size_limit / 2 ** 20).toFixed(0)} MiB${gc ? '' : '; no --expose-gc, so V8 collects on its own schedule as in wharf'}`);
 console.table(rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v * 10) / 10]))));

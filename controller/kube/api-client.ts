@@ -1,10 +1,11 @@
 // A small JSON client for the Kubernetes API: authenticated GETs and newline-delimited watch streams.
 // It reads raw JSON so objects keep the plain shapes translate() expects (RFC 3339 timestamps, no classes).
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createInterface } from 'node:readline';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { WharfError } from '../../src/errors.ts';
 
 /** A non-2xx answer from the API server, with the Status reason when it sent one. */
@@ -31,11 +32,19 @@ export interface KubeApi {
   watch(path: string, onEvent: (event: WatchEvent) => void, signal: AbortSignal, idleMs: number, onOpen?: () => void): Promise<void>;
 }
 
+// The client library costs ~80 MiB of RSS once loaded (its generated API models come with it), so it is
+// loaded on first use: `wharf serve --manifests` never pays for it. require() of this ES module is
+// synchronous on Node 24, which keeps loadKubeConfig() synchronous for its callers.
+const requireModule = createRequire(import.meta.url);
+function kubeConfigClass(): typeof KubeConfig {
+  return (requireModule('@kubernetes/client-node') as { KubeConfig: typeof KubeConfig }).KubeConfig;
+}
+
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /** --kubeconfig PATH, else the in-cluster service account; throws a WharfError saying which failed. */
 export function loadKubeConfig(path: string | undefined, serviceAccountDir = SERVICE_ACCOUNT_DIR): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new (kubeConfigClass())();
   // Without this check a pod with no mounted token fails later with a vague TLS or 401 error.
   if (!path && !existsSync(`${serviceAccountDir}/token`)) {
     throw new WharfError('WHARF_E_KUBE_API', `in-cluster service account: no token at ${serviceAccountDir}/token; enable automountServiceAccountToken for the pod or give --kubeconfig PATH`);

@@ -39,15 +39,24 @@ export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
     || cmpField(a.field, b.field) || cmp(a.code, b.code) || cmp(a.message, b.message);
 }
 
+function ageOf(ingress: Ingress): number {
+  const t = Date.parse(ingress.metadata.creationTimestamp ?? '');
+  return Number.isNaN(t) ? Infinity : t;
+}
+
+function compareAged(ta: number, a: Ingress, tb: number, b: Ingress): number {
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return cmp(a.metadata.namespace ?? 'default', b.metadata.namespace ?? 'default') || cmp(a.metadata.name, b.metadata.name);
+}
+
 /**
  * Priority between Ingresses for conflicts: the oldest creationTimestamp wins, then namespace/name.
  * An Ingress without a timestamp (hand-written manifest) counts as newer than any that has one.
+ * Each timestamp is parsed once (decorate, sort, undecorate): with 5,000 Ingresses a comparator that
+ * parsed both sides did ~130,000 Date.parse calls per rebuild and was translate()'s hottest function.
  */
-export function compareIngressAge(a: Ingress, b: Ingress): number {
-  const ta = Date.parse(a.metadata.creationTimestamp ?? '');
-  const tb = Date.parse(b.metadata.creationTimestamp ?? '');
-  const na = Number.isNaN(ta) ? Infinity : ta;
-  const nb = Number.isNaN(tb) ? Infinity : tb;
-  if (na !== nb) return na < nb ? -1 : 1;
-  return cmp(a.metadata.namespace ?? 'default', b.metadata.namespace ?? 'default') || cmp(a.metadata.name, b.metadata.name);
+export function sortByIngressAge(ingresses: readonly Ingress[]): Ingress[] {
+  const aged = ingresses.map((ingress) => ({ t: ageOf(ingress), ingress }));
+  aged.sort((a, b) => compareAged(a.t, a.ingress, b.t, b.ingress));
+  return aged.map((a) => a.ingress);
 }

@@ -8,9 +8,9 @@ import { findServicePort, resolveBackend } from './backends.ts';
 import type { BackendRequest } from './backends.ts';
 import { backendKey } from './backends.ts';
 import { classDecision, isDefaultClassOurs } from './classes.ts';
-import { compareDiagnostics, compareIngressAge, diag } from './diag.ts';
+import { compareDiagnostics, diag, sortByIngressAge } from './diag.ts';
 import { ANY_HOST } from './hosts.ts';
-import { planIngress } from './ingress.ts';
+import { planIngressCached } from './ingress.ts';
 import type { IngressPlan } from './ingress.ts';
 import { mergePlans } from './merge.ts';
 import type { BackendUse } from './merge.ts';
@@ -75,13 +75,12 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
   const index = indexSnapshot(snapshot);
   const weAreDefault = isDefaultClassOurs(index, options);
   const diagnostics: Diagnostic[] = [];
-  const ours: Ingress[] = snapshot.ingresses.filter((ing) => classDecision(ing, index, options, weAreDefault) !== 'foreign');
-  ours.sort(compareIngressAge);
+  const ours: Ingress[] = sortByIngressAge(snapshot.ingresses.filter((ing) => classDecision(ing, index, options, weAreDefault) !== 'foreign'));
 
   const plans: IngressPlan[] = [];
   const canaries: IngressPlan[] = [];
   for (const ingress of ours) {
-    const { plan, diagnostics: found } = planIngress(ingress, index);
+    const { plan, diagnostics: found } = planIngressCached(ingress, index);
     diagnostics.push(...found);
     if (!plan) continue;
     (plan.settings.canary ? canaries : plans).push(plan);

@@ -19,6 +19,7 @@ let fx: WharfFixture;
 let a: EchoBackend;
 let b: EchoBackend;
 let special: Server;
+let hangClosed: Promise<boolean> | undefined;
 
 const BIG = 4 * 1024 * 1024;
 
@@ -56,6 +57,17 @@ function startSpecial(host: string): Promise<number> {
       return void setTimeout(() => req.socket.destroy(), 50);
     }
     if (url.startsWith('/slow')) return; // never answers
+    if (url.startsWith('/in-trailers')) {
+      req.resume();
+      return void req.on('end', () => res.end(JSON.stringify({ te: req.headers['transfer-encoding'], trailers: req.trailers })));
+    }
+    if (url.startsWith('/hang')) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('started');
+      hangClosed = new Promise((r) => req.socket.once('close', () => r(true)));
+      return;
+    }
+    if (url.startsWith('/garbage')) return void req.socket.end('HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx');
     res.writeHead(204);
     res.end();
   });
@@ -231,6 +243,31 @@ test('502, 503 and 504 map like HTTP/1.1; a backend that breaks mid-body resets 
   assert.equal(cut.status, 200, 'the head went out');
   assert.equal(cut.rstCode, constants.NGHTTP2_INTERNAL_ERROR, 'RST_STREAM INTERNAL_ERROR, never a clean end');
   assert.ok(cut.body.length < 100000);
+});
+
+test('client trailers reach an HTTP/1.1 backend as chunked trailers; an invalid answer is 502; a client reset frees the backend', async () => {
+  const session = await h2Session(port(), 'h2.test');
+  try {
+    const withTrailers = await new Promise<string>((resolve, reject) => {
+      const req = session.request({ ':method': 'POST', ':authority': 'h2.test', ':path': '/s/in-trailers' }, { waitForTrailers: true });
+      req.on('wantTrailers', () => req.sendTrailers({ 'x-digest': 'd1' }));
+      const body: Buffer[] = [];
+      req.on('data', (d: Buffer) => body.push(d));
+      req.on('end', () => resolve(Buffer.concat(body).toString()));
+      req.on('error', reject);
+      req.end('some body');
+    });
+    assert.deepEqual(JSON.parse(withTrailers), { te: 'chunked', trailers: { 'x-digest': 'd1' } });
+    const bad = await h2Request(session, 'h2.test', '/s/garbage');
+    assert.equal(bad.status, 502);
+    assert.match(bad.body.toString(), /invalid response/);
+    const req = session.request({ ':method': 'GET', ':authority': 'h2.test', ':path': '/s/hang' });
+    await new Promise<void>((resolve) => req.once('response', () => resolve()));
+    req.close(constants.NGHTTP2_CANCEL);
+    assert.equal(await hangClosed, true, 'the backend socket was closed, not kept for reuse mid-answer');
+  } finally {
+    session.close();
+  }
 });
 
 test('h2 answers are counted in wharf_http_requests_total', async () => {

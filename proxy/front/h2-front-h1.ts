@@ -34,6 +34,10 @@ export class H1StreamExchange implements UpstreamOwner {
   private dechunker: Dechunker | undefined;
   private resTrailers: OutgoingHttpHeaders = {};
   private finished = false;
+  /** Body bytes read while no backend socket was attached (a stale socket being replaced). */
+  private stash: Buffer[] = [];
+  /** The client's trailers as chunked trailer lines (HTTP/2 trailers to an HTTP/1.1 backend). */
+  private reqTrailerLines = '';
 
   constructor(input: StreamExchangeInput) {
     this.in = input;
@@ -45,6 +49,13 @@ export class H1StreamExchange implements UpstreamOwner {
     // The stream is not read until a backend socket is there: HTTP/2 flow control holds the client meanwhile.
     s.on('close', () => this.onStreamClosed());
     s.on('error', () => this.onStreamClosed());
+    // Trailers are an event, not stream data: they may come while the backend socket is still connecting.
+    s.on('trailers', (t: Record<string, string | string[] | undefined>) => {
+      for (const [name, v] of Object.entries(t)) {
+        if (name.charCodeAt(0) === 58 || v === undefined) continue;
+        for (const one of Array.isArray(v) ? v : [v]) if (!/[\r\n\0]/.test(one)) this.reqTrailerLines += `${name}: ${one}\r\n`;
+      }
+    });
     this.connect(undefined);
   }
 
@@ -91,28 +102,24 @@ export class H1StreamExchange implements UpstreamOwner {
     });
     this.sentAt = performance.now();
     up.write(text, 'latin1');
+    const stash = this.stash;
+    this.stash = [];
+    for (const b of stash) this.writeBody(up, b);
     if (!this.requestDone && !this.reading) this.readBody();
     else if (!this.requestDone) this.in.stream.resume();
-    else if (this.reading && head.chunked) up.write('0\r\n\r\n', 'latin1'); // a retry of an empty chunked body
+    else if (this.reading && head.chunked) up.write(`0\r\n${this.reqTrailerLines}\r\n`, 'latin1'); // the body ended while the socket was replaced
   }
 
   private readBody(): void {
     this.reading = true;
     const s = this.in.stream;
     s.on('data', (chunk: Buffer) => this.onBody(chunk));
-    let trailers = '';
-    s.on('trailers', (t: Record<string, string | string[] | undefined>) => {
-      for (const [name, v] of Object.entries(t)) {
-        if (name.charCodeAt(0) === 58 || v === undefined) continue;
-        for (const one of Array.isArray(v) ? v : [v]) if (!/[\r\n\0]/.test(one)) trailers += `${name}: ${one}\r\n`;
-      }
-    });
     s.on('end', () => {
       if (this.finished) return;
       this.requestDone = true;
       const up = this.upstream;
       if (up === undefined) return;
-      if (this.in.head.chunked) up.write(`0\r\n${trailers}\r\n`, 'latin1');
+      if (this.in.head.chunked) up.write(`0\r\n${this.reqTrailerLines}\r\n`, 'latin1');
       up.setTimeout(this.in.decision.readTimeoutMs);
     });
   }
@@ -122,8 +129,18 @@ export class H1StreamExchange implements UpstreamOwner {
     this.reqBytes += chunk.length;
     const limit = this.in.decision.maxBodyBytes;
     if (limit > 0 && this.reqBytes > limit) return this.fail(413, `request body larger than ${limit} bytes\n`);
+    if (chunk.length === 0) return;
     const up = this.upstream;
-    if (up === undefined || chunk.length === 0) return;
+    if (up === undefined) {
+      // Between a stale socket and its replacement: hold the bytes and stop reading until it is there.
+      this.stash.push(chunk);
+      this.in.stream.pause();
+      return;
+    }
+    this.writeBody(up, chunk);
+  }
+
+  private writeBody(up: Socket, chunk: Buffer): void {
     let ok: boolean;
     if (this.in.head.chunked) {
       up.cork();

@@ -26,6 +26,7 @@ export class H2StreamExchange {
   private resTrailers: OutgoingHttpHeaders = {};
   private responded = false;
   private finished = false;
+  private unpipe: (() => void) | undefined;
 
   constructor(input: StreamExchangeInput, h2: H2Upstreams) {
     this.in = input;
@@ -37,6 +38,8 @@ export class H2StreamExchange {
     const s = this.in.stream;
     s.on('close', () => this.onClientClosed());
     s.on('error', () => this.onClientClosed());
+    // Trailers are an event, not stream data: they may come before the backend stream is open.
+    s.on('trailers', (t: IncomingHttpHeaders) => (this.reqTrailers = h2HeadersFromH2(t)));
     this.connect(undefined);
   }
 
@@ -102,10 +105,9 @@ export class H2StreamExchange {
   /** Client DATA to the backend stream; the client is paused while the backend stream is full. */
   private pipeRequest(up: ClientHttp2Stream): void {
     const c = this.in.stream;
-    c.removeAllListeners('data');
-    c.removeAllListeners('end');
-    c.removeAllListeners('trailers');
-    c.on('data', (chunk: Buffer) => {
+    // A stream sent again after REFUSED_STREAM: the listeners for the refused one go.
+    if (this.unpipe !== undefined) this.unpipe();
+    const onData = (chunk: Buffer): void => {
       if (this.finished || this.up !== up) return;
       this.reqBytes += chunk.length;
       const limit = this.in.decision.maxBodyBytes;
@@ -116,14 +118,19 @@ export class H2StreamExchange {
           if (!this.finished) c.resume();
         });
       }
-    });
-    c.on('trailers', (t: IncomingHttpHeaders) => (this.reqTrailers = h2HeadersFromH2(t)));
-    c.on('end', () => {
+    };
+    const onEnd = (): void => {
       if (this.finished || this.up !== up) return;
       this.requestDone = true;
       up.end();
       up.setTimeout(this.in.decision.readTimeoutMs);
-    });
+    };
+    c.on('data', onData);
+    c.on('end', onEnd);
+    this.unpipe = () => {
+      c.removeListener('data', onData);
+      c.removeListener('end', onEnd);
+    };
     c.resume();
   }
 

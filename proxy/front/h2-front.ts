@@ -85,7 +85,8 @@ export class H2Front {
   private onStream(stream: ServerHttp2Stream, raw: readonly string[]): void {
     stream.on('error', () => {});
     const events = this.opts.events;
-    const method = raw[raw.indexOf(':method') + 1] ?? 'GET';
+    const at = raw.indexOf(':method');
+    const method = at >= 0 && at % 2 === 0 ? (raw[at + 1] ?? 'GET') : 'GET';
     const r = streamRequestHead(raw, stream.endAfterHeaders);
     if (r.kind === 'error') {
       const allow: ReadonlyArray<readonly [string, string]> = r.status === 405 ? [['allow', 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, TRACE']] : [];

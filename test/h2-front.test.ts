@@ -143,6 +143,7 @@ test('streams are routed by :authority and path like HTTP/1.1 requests, with the
     assert.equal(ra.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains', 'HSTS on HTTPS answers of a TLS host');
     assert.equal(session.remoteSettings.maxConcurrentStreams, 128, 'SETTINGS as announced');
     assert.equal(session.remoteSettings.enablePush, false);
+    assert.equal(session.state.remoteWindowSize, 1024 * 1024, 'a connection window larger than the 64 KiB default');
     assert.ok((session.remoteSettings.maxHeaderListSize ?? 0) > 16 * 1024 && (session.remoteSettings.maxHeaderListSize ?? 0) < 32 * 1024);
     const rb = await h2Request(session, 'H2.TEST:443', '/b', { headers: { cookie: ['x=1', 'y=2'] as unknown as string } });
     assert.equal(json(rb.body).backend, 'b', 'host compared without case and port');

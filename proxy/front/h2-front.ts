@@ -28,6 +28,8 @@ export const H2_FRONT_LIMITS = Object.freeze({
   maxHeaderListPairs: 104,
   /** Per-stream receive window: large enough for bulk uploads, small enough that 128 streams stay bounded. */
   initialWindowSize: 256 * 1024,
+  /** Connection receive window over all streams (HTTP/2's default is 64 KiB, which throttles uploads). */
+  sessionWindowSize: 1024 * 1024,
 });
 
 export class H2Front {
@@ -78,6 +80,7 @@ export class H2Front {
     this.sessions.add(session);
     session.on('close', () => this.sessions.delete(session));
     session.on('error', () => {});
+    session.setLocalWindowSize(H2_FRONT_LIMITS.sessionWindowSize);
     session.setTimeout(this.opts.idleTimeoutMs, () => goAway(session));
     if (this.closing) goAway(session);
   }

@@ -79,7 +79,7 @@ before(async () => {
   b = await startEchoBackend('b', '127.0.0.92');
   const specialPort = await startSpecial('127.0.0.93');
   const deadPort = await freePort();
-  const cert = await makeCert({ cn: 'h2f', sans: ['h2.test', 'limits.test', 'slow.test', 'down.test', 'dead.test'] });
+  const cert = await makeCert({ cn: 'h2f', sans: ['h2.test', 'limits.test', 'slow.test', 'down.test', 'dead.test', 'closed.test', 'moved.test'] });
   const tls = (host: string): string => `  tls: [{hosts: ["${host}"], secretName: certs}]\n`;
   const ann = (kv: Record<string, string>): string => Object.entries(kv).map(([k, v]) => `,"${k}":"${v}"`).join('');
   const withAnn = (yaml: string, kv: Record<string, string>): string => yaml.replace(`namespace: ${NS}}`, `namespace: ${NS}, annotations: {"wharf.dev/ssl-redirect":"true"${ann(kv)}}}`);
@@ -91,6 +91,8 @@ before(async () => {
       withAnn(ingressYaml(NS, 'limits', 'limits.test', [{ path: '/', service: 'a' }], tls('limits.test')), { 'wharf.dev/proxy-body-size': '1k' }),
       withAnn(ingressYaml(NS, 'slow', 'slow.test', [{ path: '/', service: 'special' }], tls('slow.test')), { 'wharf.dev/proxy-read-timeout': '1' }),
       ingressYaml(NS, 'down', 'down.test', [{ path: '/', service: 'down' }], tls('down.test')),
+      withAnn(ingressYaml(NS, 'closed', 'closed.test', [{ path: '/', service: 'a' }], tls('closed.test')), { 'wharf.dev/allow-source-range': '192.0.2.0/24' }),
+      withAnn(ingressYaml(NS, 'moved', 'moved.test', [{ path: '/', service: 'a' }], tls('moved.test')), { 'wharf.dev/permanent-redirect': 'https://elsewhere.test/new' }),
       ingressYaml(NS, 'dead', 'dead.test', [{ path: '/', service: 'dead' }], tls('dead.test')),
     ].join('---\n'),
   });
@@ -160,6 +162,12 @@ test('local answers are HTTP/2 responses: 404, 400 for dot segments, 405 for CON
     assert.equal(nf.status, 404);
     assert.match(nf.body.toString(), /no Ingress rule matches/);
     assert.equal((await h2Request(session, 'other.test', '/a')).status, 404, 'unknown host');
+    const denied = await h2Get(port(), 'closed.test', '/');
+    assert.equal(denied.status, 403, 'allow-source-range applies to h2 streams');
+    assert.equal(denied.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains', 'HSTS on local answers too');
+    const moved = await h2Get(port(), 'moved.test', '/x');
+    assert.equal(moved.status, 301);
+    assert.equal(moved.headers.location, 'https://elsewhere.test/new');
     const dots = await h2Request(session, 'h2.test', '/b/../a');
     assert.equal(dots.status, 400);
     const connect = await new Promise<number>((resolve) => {

@@ -67,6 +67,7 @@ function startSpecial(host: string): Promise<number> {
       hangClosed = new Promise((r) => req.socket.once('close', () => r(true)));
       return;
     }
+    if (url.startsWith('/dup')) return void req.socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Type: text/html\r\nContent-Length: 1\r\n\r\nx');
     if (url.startsWith('/garbage')) return void req.socket.end('HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx');
     res.writeHead(204);
     res.end();
@@ -257,7 +258,7 @@ test('502, 503 and 504 map like HTTP/1.1; a backend that breaks mid-body resets 
   assert.ok(cut.body.length < 100000);
 });
 
-test('client trailers reach an HTTP/1.1 backend as chunked trailers; an invalid answer is 502; a client reset frees the backend', async () => {
+test('client trailers reach an HTTP/1.1 backend as chunked trailers; invalid answers are 502; a client reset frees the backend', async () => {
   const session = await h2Session(port(), 'h2.test');
   try {
     const withTrailers = await new Promise<string>((resolve, reject) => {
@@ -273,6 +274,9 @@ test('client trailers reach an HTTP/1.1 backend as chunked trailers; an invalid 
     const bad = await h2Request(session, 'h2.test', '/s/garbage');
     assert.equal(bad.status, 502);
     assert.match(bad.body.toString(), /invalid response/);
+    const dup = await h2Request(session, 'h2.test', '/s/dup');
+    assert.equal(dup.status, 502, 'fields HTTP/2 cannot carry (two Content-Types) are a 502, not a crash');
+    assert.equal((await h2Request(session, 'h2.test', '/a')).status, 200, 'the connection goes on');
     const req = session.request({ ':method': 'GET', ':authority': 'h2.test', ':path': '/s/hang' });
     await new Promise<void>((resolve) => req.once('response', () => resolve()));
     req.close(constants.NGHTTP2_CANCEL);

@@ -9,7 +9,7 @@ import type { ConnectResult, UpstreamOwner } from '../upstream/pool.ts';
 import { buildUpstreamRequestHead } from './forward-head.ts';
 import { Dechunker } from './h2-dechunk.ts';
 import { h2HeadersFromH1, h2TrailersFromFields } from './h2-front-head.ts';
-import { MAX_UNSENT_BYTES, resetStream, respondLocal, type StreamExchangeInput } from './h2-front-stream.ts';
+import { MAX_UNSENT_BYTES, resetStream, respondLocal, tryRespond, trySendTrailers, type StreamExchangeInput } from './h2-front-stream.ts';
 import { requestIdFor } from './request-id.ts';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -198,24 +198,25 @@ export class H1StreamExchange implements UpstreamOwner {
     const d = this.in.decision;
     this.resHead = res;
     d.runtime.report(this.picked as PickedEndpoint, 'ok', performance.now() - this.sentAt);
-    this.in.events.response(res.status);
     const s = this.in.stream;
     if (s.destroyed || s.closed) return this.onStreamClosed();
     const headers = h2HeadersFromH1(res, d.responseHeaders, this.picked?.setCookie);
     if (res.status === 204 || res.status === 304) delete headers['content-length'];
     const empty = res.bodyKind === 'none' || (res.bodyKind === 'length' && (res.contentLength ?? 0) === 0);
-    if (empty) {
-      s.respond(headers, { endStream: true });
-      return this.finish(rest === undefined);
+    const chunked = !empty && res.bodyKind === 'chunked';
+    if (!tryRespond(s, headers, empty ? { endStream: true } : chunked ? { waitForTrailers: true } : undefined)) {
+      this.in.events.upstreamError('protocol');
+      this.resHead = undefined;
+      this.dropUpstream(false);
+      return this.fail(502, 'the backend answered with header fields HTTP/2 cannot carry (such as a repeated single-value field)\n');
     }
+    this.in.events.response(res.status);
+    if (empty) return this.finish(rest === undefined);
     this.resRemaining = res.contentLength ?? 0;
-    if (res.bodyKind === 'chunked') {
+    if (chunked) {
       this.dechunker = new Dechunker();
-      s.respond(headers, { waitForTrailers: true });
-      s.on('wantTrailers', () => {
-        if (!s.destroyed) s.sendTrailers(this.resTrailers);
-      });
-    } else s.respond(headers);
+      s.on('wantTrailers', () => trySendTrailers(s, this.resTrailers));
+    }
     if (rest !== undefined) this.forwardBody(rest);
   }
 

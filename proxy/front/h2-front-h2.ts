@@ -5,7 +5,7 @@ import type { PickedEndpoint } from '../upstream/backend-runtime.ts';
 import type { H2Session, H2SessionPool } from '../upstream/h2/session-pool.ts';
 import type { H2Upstreams } from '../upstream/h2/upstreams.ts';
 import { h2HeadersFromH2 } from './h2-front-head.ts';
-import { resetStream, respondLocal, type StreamExchangeInput } from './h2-front-stream.ts';
+import { resetStream, respondLocal, tryRespond, trySendTrailers, type StreamExchangeInput } from './h2-front-stream.ts';
 import { h2RequestHeaders } from './h2-headers.ts';
 import { requestIdFor } from './request-id.ts';
 
@@ -139,20 +139,20 @@ export class H2StreamExchange {
     const d = this.in.decision;
     const c = this.in.stream;
     d.runtime.report(this.picked as PickedEndpoint, 'ok', performance.now() - this.sentAt);
-    const status = h[':status'] ?? 502;
-    this.in.events.response(status);
     if (c.destroyed || c.closed) return this.onClientClosed();
-    this.responded = true;
     // A trailers-only answer (gRPC errors) is one HEADERS block with END_STREAM: so it stays.
-    c.respond(h2HeadersFromH2(h, d.responseHeaders, this.picked?.setCookie), endStream ? { endStream: true } : { waitForTrailers: true });
+    if (!tryRespond(c, h2HeadersFromH2(h, d.responseHeaders, this.picked?.setCookie), endStream ? { endStream: true } : { waitForTrailers: true })) {
+      this.in.events.upstreamError('protocol');
+      return this.fail(502, 'the backend answered with header fields HTTP/2 cannot carry\n');
+    }
+    this.responded = true;
+    this.in.events.response(h[':status'] ?? 502);
     if (endStream) {
       this.finished = true;
       if (!this.requestDone && !c.closed) c.close(constants.NGHTTP2_NO_ERROR);
       return;
     }
-    c.on('wantTrailers', () => {
-      if (!c.destroyed) c.sendTrailers(this.resTrailers);
-    });
+    c.on('wantTrailers', () => trySendTrailers(c, this.resTrailers));
     const up = this.up as ClientHttp2Stream;
     up.on('data', (chunk: Buffer) => {
       if (this.finished) return;

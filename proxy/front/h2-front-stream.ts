@@ -1,6 +1,6 @@
 // What every proxied HTTP/2 client stream shares, whichever protocol its backend speaks: the stream,
 // its routed head and decision, and the ways it can end (a local answer, or a reset after a head went out).
-import { constants, type ServerHttp2Stream } from 'node:http2';
+import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream, type ServerStreamResponseOptions } from 'node:http2';
 import type { RequestHead } from '../http1/types.ts';
 import type { ProxyDecision } from './decision.ts';
 import { localH2Headers } from './h2-front-head.ts';
@@ -41,4 +41,27 @@ export function respondLocal(stream: ServerHttp2Stream, events: ConnectionEvents
 /** A cut after the answer began: the client must see an error, never a clean end of a truncated body. */
 export function resetStream(stream: ServerHttp2Stream): void {
   if (!stream.destroyed && !stream.closed) stream.destroy(new Error('the backend answer broke off'));
+}
+
+/**
+ * respond() throws on fields HTTP/2 cannot carry (a repeated single-value field such as two
+ * Content-Types from a backend): false then, and nothing was sent, so the caller can still answer 502.
+ */
+export function tryRespond(stream: ServerHttp2Stream, headers: OutgoingHttpHeaders, options?: ServerStreamResponseOptions): boolean {
+  try {
+    stream.respond(headers, options);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Trailers the stream cannot carry cut it: a body without its promised trailers must not look complete. */
+export function trySendTrailers(stream: ServerHttp2Stream, trailers: OutgoingHttpHeaders): void {
+  if (stream.destroyed) return;
+  try {
+    stream.sendTrailers(trailers);
+  } catch {
+    resetStream(stream);
+  }
 }

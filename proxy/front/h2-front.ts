@@ -51,7 +51,14 @@ export class H2Front {
       },
     });
     this.server.on('session', (session: Http2Session) => this.onSession(session));
-    this.server.on('stream', (stream: ServerHttp2Stream, _h: IncomingHttpHeaders, _f: number, raw: string[]) => this.onStream(stream, raw));
+    this.server.on('stream', (stream: ServerHttp2Stream, _h: IncomingHttpHeaders, _f: number, raw: string[]) => {
+      try {
+        this.onStream(stream, raw);
+      } catch {
+        // One stream's unexpected failure must not take the process (and every other connection) down.
+        if (!stream.destroyed) stream.destroy(new Error('internal error'));
+      }
+    });
     // A session's protocol errors are its own business: it closes, nothing else does.
     this.server.on('sessionError', () => {});
   }

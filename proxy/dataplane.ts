@@ -1,6 +1,7 @@
 // The dataplane: holds the live routing table, swaps it in one step on apply(), and answers the
 // front end's "where does this request go". Backend runtimes (pools, balancer state) survive swaps by key.
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { http01Token, type AcmeChallengeAnswers } from '../src/acme/challenge-book.ts';
 import type { Logger } from '../src/log.ts';
 import type { WharfMetrics } from '../src/metrics.ts';
@@ -8,6 +9,7 @@ import type { Backend, BackendKey, Route, RoutingTable } from '../src/model/tabl
 import type { ServedCertificate } from '../src/tls/certificates.ts';
 import type { Decider, Decision, RequestContext, RespondDecision } from './front/decision.ts';
 import { hasDotSegment } from './front/dot-segments.ts';
+import { H2Front } from './front/h2-front.ts';
 import { HttpConnection, type ConnectionEvents } from './front/http-connection.ts';
 import type { RequestHead } from './http1/types.ts';
 import { startListeners, type Listeners } from './listeners.ts';
@@ -60,6 +62,8 @@ export class Dataplane implements Decider {
   private readonly events: ConnectionEvents;
   /** HTTP/2 sessions to the endpoints of GRPC, GRPCS and H2C backends. */
   private readonly h2 = new H2Upstreams();
+  /** HTTP/2 to clients: HTTPS connections that negotiated ALPN h2. */
+  private readonly h2front: H2Front;
 
   constructor(opts: DataplaneOptions) {
     this.opts = opts;
@@ -75,6 +79,7 @@ export class Dataplane implements Decider {
       response: (status) => (byClass[(status / 100) | 0] ?? fallback).inc(),
       upstreamError: (reason) => upstreamErrors.inc({ reason }),
     };
+    this.h2front = new H2Front({ decider: this, events: this.events, idleTimeoutMs: 60_000, maxConnectAttempts: 3 });
   }
 
   /** Builds the new table aside and swaps it in; requests already routed finish on what they hold. */
@@ -132,6 +137,11 @@ export class Dataplane implements Decider {
   /** How many times a router was compiled: full applies only, never the endpoint short path. */
   routerBuilds = 0;
 
+  /** HTTP/2 sessions open now with clients (HTTPS connections that chose h2). */
+  clientH2Sessions(): number {
+    return this.h2front.sessionCount();
+  }
+
   /** HTTP/2 sessions open to backends now (GRPC, GRPCS, H2C). */
   h2Sessions(): number {
     return this.h2.openSessions();
@@ -164,6 +174,7 @@ export class Dataplane implements Decider {
   /** Stops accepting, then gives open connections up to `graceMs` to finish before cutting them. */
   async close(graceMs: number): Promise<void> {
     const closing = this.listeners?.close();
+    this.h2front.shutdown();
     const deadline = Date.now() + graceMs;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const s of this.connections) s.destroy();
@@ -181,6 +192,10 @@ export class Dataplane implements Decider {
       this.connections.delete(socket);
       gauge.dec({ listener });
     });
+    if (secure && (socket as TLSSocket).alpnProtocol === 'h2') {
+      this.h2front.accept(socket as TLSSocket);
+      return;
+    }
     new HttpConnection(socket, {
       decider: this,
       secure,

@@ -1,5 +1,5 @@
 // The HTTPS listener's TLS policy, checked with real clients (node tls, openssl s_client, curl):
-// TLS 1.2/1.3 only, ECDHE+AEAD for 1.2, ALPN http/1.1, resumption, ticket rotation, handshake errors.
+// TLS 1.2/1.3 only, ECDHE+AEAD for 1.2, ALPN h2 and http/1.1, resumption, ticket rotation, handshake errors.
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -149,19 +149,25 @@ describe('ciphers', () => {
 });
 
 describe('ALPN', () => {
-  test('http/1.1 is chosen; h2 is not advertised yet', async () => {
-    const both = await handshake(main.port, { servername: 'ec.test', ALPNProtocols: ['h2', 'http/1.1'] });
-    assert.equal(both.socket?.alpnProtocol, 'http/1.1');
+  test('h2 is preferred, http/1.1 still served; a client with no common protocol is refused', async () => {
+    const both = await handshake(main.port, { servername: 'ec.test', ALPNProtocols: ['http/1.1', 'h2'] });
+    assert.equal(both.socket?.alpnProtocol, 'h2', 'the server order decides');
     both.socket?.end();
+    const h1 = await handshake(main.port, { servername: 'ec.test', ALPNProtocols: ['http/1.1'] });
+    assert.equal(h1.socket?.alpnProtocol, 'http/1.1');
+    h1.socket?.end();
     const o = await opensslServed(main.port, 'ec.test', ['-alpn', 'h2,http/1.1']);
-    assert.match(o.output, /ALPN protocol: http\/1\.1/);
+    assert.match(o.output, /ALPN protocol: h2/);
     const c = await curlServed(main.port, 'ec.test', '/', ['--http2']);
-    assert.match(c.verbose, /ALPN: server accepted http\/1\.1|ALPN, server accepted to use http\/1\.1/);
-    assert.equal(c.status, 404, 'curl got an HTTP/1.1 answer over TLS');
-    // A client that speaks only h2 is told there is no common protocol rather than misserved.
-    const h2only = await handshake(main.port, { servername: 'ec.test', ALPNProtocols: ['h2'] });
-    assert.equal(h2only.socket, undefined);
-    assert.match(h2only.error?.code ?? '', /NO_APPLICATION_PROTOCOL/);
+    assert.match(c.verbose, /ALPN: server accepted h2|ALPN, server accepted to use h2/);
+    assert.equal(c.status, 404, 'curl got an HTTP/2 answer over TLS');
+    const c1 = await curlServed(main.port, 'ec.test', '/', ['--http1.1']);
+    assert.match(c1.verbose, /ALPN: server accepted http\/1\.1|ALPN, server accepted to use http\/1\.1/);
+    assert.equal(c1.status, 404);
+    // A client that speaks neither is told there is no common protocol rather than misserved.
+    const other = await handshake(main.port, { servername: 'ec.test', ALPNProtocols: ['spdy/3'] });
+    assert.equal(other.socket, undefined);
+    assert.match(other.error?.code ?? '', /NO_APPLICATION_PROTOCOL/);
   });
 });
 

@@ -12,8 +12,8 @@ export const TLS_OPTIONS = {
   honorCipherOrder: true,
 } as const;
 
-/** Only HTTP/1.1 until the HTTP/2 front end exists: advertising h2 would promise what we cannot serve. */
-export const ALPN_PROTOCOLS = ['http/1.1'];
+/** Server preference: HTTP/2 (proxy/front/h2-front.ts) when the client offers it, else HTTP/1.1. */
+export const ALPN_PROTOCOLS = ['h2', 'http/1.1'];
 
 /** A client must finish its handshake within this time, or the connection is closed (slowloris guard). */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;

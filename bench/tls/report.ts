@@ -34,7 +34,7 @@ function table(header: string[], rows: string[][]): string {
 
 export function tlsResultsTable(measurements: readonly TlsMeasurement[]): string {
   return table(
-    ['scenario', 'target', 'per second (median)', 'rounds', 'per target CPU-second (median)', 'target CPU', 'p50 ms', 'p99 ms', 'client CPU', 'errors', 'negotiated'],
+    ['scenario', 'target', 'per second (median)', 'rounds', 'per target CPU-second (median)', 'target CPU', 'p50 ms', 'p99 ms', 'client CPU', 'client ceiling', 'errors', 'negotiated'],
     measurements.map((m) => [
       m.scenario,
       m.target,
@@ -45,6 +45,8 @@ export function tlsResultsTable(measurements: readonly TlsMeasurement[]): string
       fmtMs(m.p50Ms),
       fmtMs(m.p99Ms),
       m.clientCpu === undefined ? '-' : `${Math.round(m.clientCpu * 100)}%`,
+      // What the generator would manage with its whole core, at the CPU per handshake it spent here.
+      m.clientCpu === undefined || m.clientCpu <= 0 ? '-' : `~${fmtRate(m.rps / m.clientCpu)}/s`,
       m.detail === undefined ? String(m.errors) : `${m.errors} (${m.detail})`,
       m.negotiated ?? '-',
     ]),

@@ -10,6 +10,7 @@ import { buildUpstreamRequestHead } from './forward-head.ts';
 import { Dechunker } from './h2-dechunk.ts';
 import { h2HeadersFromH1, h2TrailersFromFields } from './h2-front-head.ts';
 import { MAX_UNSENT_BYTES, resetStream, respondLocal, tryRespond, trySendTrailers, type StreamExchangeInput } from './h2-front-stream.ts';
+import { pickEndpoint, writeChunk } from './exchange-steps.ts';
 import { requestIdFor } from './request-id.ts';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -61,11 +62,8 @@ export class H1StreamExchange implements UpstreamOwner {
 
   private connect(exclude: PickedEndpoint['pool'] | undefined): void {
     const d = this.in.decision;
-    const picked = d.runtime.pick(exclude, d.pickContext);
-    if (picked === undefined) {
-      const svc = d.runtime.backend.service;
-      return this.fail(503, exclude ? 'no other endpoint left to try\n' : `no ready endpoint for ${svc.namespace}/${svc.name}\n`);
-    }
+    const picked = pickEndpoint(d, exclude);
+    if (typeof picked === 'string') return this.fail(503, picked);
     this.picked = picked;
     this.attempts++;
     const attempt = ++this.attemptSeq;
@@ -142,13 +140,8 @@ export class H1StreamExchange implements UpstreamOwner {
 
   private writeBody(up: Socket, chunk: Buffer): void {
     let ok: boolean;
-    if (this.in.head.chunked) {
-      up.cork();
-      up.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-      up.write(chunk);
-      ok = up.write('\r\n', 'latin1');
-      up.uncork();
-    } else ok = up.write(chunk);
+    if (this.in.head.chunked) ok = writeChunk(up, chunk);
+    else ok = up.write(chunk);
     const s = this.in.stream;
     if (!ok && up.writableLength > MAX_UNSENT_BYTES && !s.isPaused()) {
       s.pause();

@@ -7,6 +7,7 @@ import type { H2Upstreams } from '../upstream/h2/upstreams.ts';
 import { h2HeadersFromH2 } from './h2-front-head.ts';
 import { resetStream, respondLocal, tryRespond, trySendTrailers, type StreamExchangeInput } from './h2-front-stream.ts';
 import { h2RequestHeaders } from './h2-headers.ts';
+import { pickEndpoint } from './exchange-steps.ts';
 import { requestIdFor } from './request-id.ts';
 
 const MAX_REFUSED_RETRIES = 2;
@@ -45,11 +46,8 @@ export class H2StreamExchange {
 
   private connect(exclude: PickedEndpoint['pool'] | undefined): void {
     const d = this.in.decision;
-    const picked = d.runtime.pick(exclude, d.pickContext);
-    if (picked === undefined) {
-      const svc = d.runtime.backend.service;
-      return this.fail(503, exclude ? 'no other endpoint left to try\n' : `no ready endpoint for ${svc.namespace}/${svc.name}\n`);
-    }
+    const picked = pickEndpoint(d, exclude);
+    if (typeof picked === 'string') return this.fail(503, picked);
     this.picked = picked;
     this.attempts++;
     const pool = this.h2.poolFor(picked.pool, d.runtime.backend.protocol);

@@ -10,7 +10,7 @@ import { buildUpstreamRequestHead } from './forward-head.ts';
 import { Dechunker } from './h2-dechunk.ts';
 import { h2HeadersFromH1, h2TrailersFromFields } from './h2-front-head.ts';
 import { MAX_UNSENT_BYTES, resetStream, respondLocal, tryRespond, trySendTrailers, type StreamExchangeInput } from './h2-front-stream.ts';
-import { pickEndpoint, writeChunk } from './exchange-steps.ts';
+import { connectFailureAnswer, pickEndpoint, retryAfterConnectFailure, writeChunk } from './exchange-steps.ts';
 import { requestIdFor } from './request-id.ts';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -79,11 +79,9 @@ export class H1StreamExchange implements UpstreamOwner {
   private onConnected(picked: PickedEndpoint, r: ConnectResult): void {
     const d = this.in.decision;
     if ('error' in r) {
-      this.in.events.upstreamError(r.reason);
-      d.runtime.report(picked, 'connectFailed', 0);
-      // Nothing reached the backend, so trying another endpoint is safe for any method.
-      if (this.attempts < this.in.maxConnectAttempts && d.runtime.readyCount() > 1) return this.connect(picked.pool);
-      return this.fail(r.reason === 'timeout' ? 504 : 502, `could not connect to the backend: ${r.error.message}\n`);
+      if (retryAfterConnectFailure(this.in, d, picked, r, this.attempts)) return this.connect(picked.pool);
+      const answer = connectFailureAnswer(r);
+      return this.fail(answer.status, answer.body);
     }
     const up = r.socket;
     this.upstream = up;

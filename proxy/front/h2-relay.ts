@@ -11,7 +11,7 @@ import type { ProxyDecision } from './decision.ts';
 import { buildClientResponseHead, localResponse } from './forward-head.ts';
 import { Dechunker } from './h2-dechunk.ts';
 import { acceptsTrailers, h1ResponseHead, h1TrailerLines, h2RequestHeaders, h2Trailers, responseFraming, type H2BodyFraming } from './h2-headers.ts';
-import { pickEndpoint, writeChunk } from './exchange-steps.ts';
+import { connectFailureAnswer, pickEndpoint, retryAfterConnectFailure, writeChunk } from './exchange-steps.ts';
 import { requestIdFor } from './request-id.ts';
 
 export interface H2RelayEvents {
@@ -177,11 +177,9 @@ export class H2Exchange {
     pool.acquire(decision.connectTimeoutMs, (r) => {
       if ('error' in r) {
         if (this.finished) return;
-        this.in.events.upstreamError(r.reason);
-        decision.runtime.report(picked, 'connectFailed', 0);
-        // Nothing reached the backend, so trying another endpoint is safe for any method.
-        if (this.attempts < this.in.maxConnectAttempts && decision.runtime.readyCount() > 1) return this.connect(picked.pool);
-        return this.fail(r.reason === 'timeout' ? 504 : 502, `could not connect to the backend: ${r.error.message}\n`, undefined);
+        if (retryAfterConnectFailure(this.in, decision, picked, r, this.attempts)) return this.connect(picked.pool);
+        const answer = connectFailureAnswer(r);
+        return this.fail(answer.status, answer.body, undefined);
       }
       if (this.finished) {
         pool.streamClosed(r.session);

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LARGE_BODY_BYTES, UPLOAD_BYTES, BENCH_HOST, backendConfig, echoModulePath, peerProxyConfig } from './http/configs.ts';
 import { runWrk, wrkUploadScript, type Load } from './http/drivers.ts';
-import { cleanupAll, freePort, installSignalCleanup, makeTempDir, type Started } from './http/processes.ts';
+import { runBench } from './http/cli.ts';
+import { freePort, installSignalCleanup, makeTempDir, type Started } from './http/processes.ts';
 import { startNginx, startWharf, verifyTarget, type Target } from './http/targets.ts';
 
 const PROXY_CORE = 0;
@@ -127,11 +128,4 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main();
-} catch (err) {
-  process.stderr.write(`bench: ${(err as Error).message}\n`);
-  process.exitCode = 1;
-} finally {
-  await cleanupAll();
-}
+await runBench(main);

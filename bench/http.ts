@@ -5,10 +5,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { BENCH_HOST, LARGE_BODY_BYTES, UPLOAD_BYTES, backendConfig, echoModulePath, peerProxyConfig } from './http/configs.ts';
 import { runAutocannon, runNewConnections, runWrk, wrkUploadScript, type Load, type Measurement } from './http/drivers.ts';
-import { cleanupAll, freePort, hasCommand, installSignalCleanup, makeTempDir, stopProcess, wasInterrupted, type Started } from './http/processes.ts';
+import { failedRun, parseBenchArgs, pickList, runBench, runLength } from './http/cli.ts';
+import { freePort, hasCommand, installSignalCleanup, makeTempDir, stopProcess, wasInterrupted, type Started } from './http/processes.ts';
 import { startNginx, startWharf, verifyTarget, type Target } from './http/targets.ts';
 import { describeMachine, loadAverage, markdownReport, ratios, ratiosTable, resultsTable, verdict } from './http/report.ts';
 
@@ -67,8 +67,7 @@ async function runOne(scenario: Scenario, tool: Tool, target: Target, warmupSeco
     result = await measure(tool, load, uploadScript);
   } catch (err) {
     if (wasInterrupted()) return undefined;
-    const message = ((err as Error).message.split('\n')[0] ?? '').slice(0, 200);
-    result = { requests: 0, seconds, rps: Number.NaN, p50Ms: Number.NaN, p99Ms: Number.NaN, errors: 1, detail: `run failed: ${message}` };
+    result = failedRun(err, seconds);
   }
   return { target: target.name, scenario: scenario.name, tool, ...result };
 }
@@ -79,35 +78,13 @@ async function measure(tool: Tool, load: Load, uploadScript: string): Promise<Om
   return runNewConnections(LOAD_CORE, load, NEW_CONNECTION_RATE);
 }
 
-function pickList<T extends string>(value: string | undefined, all: readonly T[], what: string): T[] {
-  if (value === undefined) return [...all];
-  const list = value.split(',').map((s) => s.trim()) as T[];
-  for (const item of list) if (!all.includes(item)) throw new Error(`unknown ${what} "${item}" (one of ${all.join(', ')})`);
-  return list;
-}
-
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      seconds: { type: 'string' },
-      warmup: { type: 'string' },
-      rounds: { type: 'string' },
-      scenarios: { type: 'string' },
-      targets: { type: 'string' },
-      profile: { type: 'string' },
-      'no-save': { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  });
+  const values = parseBenchArgs();
   if (values.help) {
     process.stdout.write(HELP);
     return;
   }
-  const seconds = Number(values.seconds ?? (values.quick ? 3 : 6));
-  const warmup = Number(values.warmup ?? (values.quick ? 1 : 2));
-  const rounds = Number(values.rounds ?? (values.quick ? 1 : 3));
-  if (!(seconds >= 1) || !(warmup >= 0) || !Number.isInteger(rounds) || rounds < 1) throw new Error('--seconds must be >= 1, --warmup >= 0 and --rounds a whole number >= 1');
+  const { seconds, warmup, rounds } = runLength(values, { seconds: values.quick ? 3 : 6, warmup: values.quick ? 1 : 2 });
   const scenarioKeys = pickList(values.scenarios, SCENARIOS.map((s) => s.key), 'scenario');
   const targetNames = pickList(values.targets, ['direct', 'nginx', 'wharf'] as const, 'target');
   const scenarios = SCENARIOS.filter((s) => scenarioKeys.includes(s.key)).map((s) => (values.quick && s.key !== 'small' ? { ...s, tools: s.tools.slice(0, 1) } : s));
@@ -197,11 +174,4 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main();
-} catch (err) {
-  process.stderr.write(`bench: ${(err as Error).message}\n`);
-  process.exitCode = 1;
-} finally {
-  await cleanupAll();
-}
+await runBench(main);

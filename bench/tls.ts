@@ -6,10 +6,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { BENCH_HOST, SMALL_BODY, backendConfig, echoModulePath } from './http/configs.ts';
 import { runWrk } from './http/drivers.ts';
-import { cleanupAll, freePort, hasCommand, installSignalCleanup, makeTempDir, sleep, startPinned, stopProcess, waitForPort, wasInterrupted, type Started } from './http/processes.ts';
+import { failedRun, parseBenchArgs, pickList, runBench, runLength } from './http/cli.ts';
+import { freePort, hasCommand, installSignalCleanup, makeTempDir, sleep, startPinned, stopProcess, waitForPort, wasInterrupted, type Started } from './http/processes.ts';
 import { describeMachine, loadAverage } from './http/report.ts';
 import { KEY_HOSTS, makeCertificate, nginxTlsDirectConfig, nginxTlsProxyConfig, wharfTlsManifests, type BenchCert, type KeyType } from './tls/configs.ts';
 import { buildHandshakeClient, fetchTls, runHandshakes, type TlsMeasurement } from './tls/drivers.ts';
@@ -126,41 +126,18 @@ async function runOne(client: string, scenario: Scenario, target: Target, warmup
     result.proxyCpuSeconds = treeCpuSeconds(target.pid) - cpuBefore;
   } catch (err) {
     if (wasInterrupted()) return undefined;
-    const message = ((err as Error).message.split('\n')[0] ?? '').slice(0, 200);
-    result = { requests: 0, seconds, rps: Number.NaN, p50Ms: Number.NaN, p99Ms: Number.NaN, errors: 1, detail: `run failed: ${message}` };
+    result = failedRun(err, seconds);
   }
   return { target: target.name, scenario: scenario.name, tool: hs === undefined ? 'wrk' : 'handshake-client', ...result };
 }
 
-function pickList<T extends string>(value: string | undefined, all: readonly T[], what: string): T[] {
-  if (value === undefined) return [...all];
-  const list = value.split(',').map((s) => s.trim()) as T[];
-  for (const item of list) if (!all.includes(item)) throw new Error(`unknown ${what} "${item}" (one of ${all.join(', ')})`);
-  return list;
-}
-
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      seconds: { type: 'string' },
-      warmup: { type: 'string' },
-      rounds: { type: 'string' },
-      scenarios: { type: 'string' },
-      targets: { type: 'string' },
-      profile: { type: 'string' },
-      'no-save': { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  });
+  const values = parseBenchArgs();
   if (values.help) {
     process.stdout.write(HELP);
     return;
   }
-  const seconds = Number(values.seconds ?? (values.quick ? 3 : 5));
-  const warmup = Number(values.warmup ?? 1);
-  const rounds = Number(values.rounds ?? (values.quick ? 1 : 3));
-  if (!(seconds >= 1) || !(warmup >= 0) || !Number.isInteger(rounds) || rounds < 1) throw new Error('--seconds must be >= 1, --warmup >= 0 and --rounds a whole number >= 1');
+  const { seconds, warmup, rounds } = runLength(values, { seconds: values.quick ? 3 : 5, warmup: 1 });
   const scenarioKeys = pickList(values.scenarios, SCENARIOS.map((s) => s.key), 'scenario');
   const targetNames = pickList(values.targets, ['direct', 'nginx', 'node-tls', 'wharf'] as const, 'target');
   const scenarios = SCENARIOS.filter((s) => scenarioKeys.includes(s.key));
@@ -255,11 +232,4 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main();
-} catch (err) {
-  process.stderr.write(`bench: ${(err as Error).message}\n`);
-  process.exitCode = 1;
-} finally {
-  await cleanupAll();
-}
+await runBench(main);

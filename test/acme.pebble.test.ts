@@ -9,15 +9,14 @@ import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { generate } from 'selfsigned';
-import { CoreV1Api, KubeConfig, NetworkingV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type CoreV1Event, type V1Ingress } from '@kubernetes/client-node';
-import { parseServeArgs } from '../src/config/parse.ts';
-import { startWharf, type WharfHandle } from '../src/main.ts';
+import { PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions, type CoreV1Api, type CoreV1Event, type KubeConfig, type NetworkingV1Api, type V1Ingress } from '@kubernetes/client-node';
+import type { WharfHandle } from '../src/main.ts';
 import { planPebble, startPebble, type Pebble } from './acme/pebble.ts';
 import { ensurePebble } from './acme/prepare.ts';
 import { loadRbac } from './support/rbac.ts';
 import { startTestCluster, type TestCluster } from './cluster/cluster.ts';
-import { eventually, get, LOOPBACK_ANY_PORTS } from './support/http.ts';
-import { createWharfClass, silentLogger } from './support/kube.ts';
+import { eventually, get } from './support/http.ts';
+import { adminClients, createWharfClass, startKubeWharf } from './support/kube.ts';
 
 const NS = 'apps';
 const WHARF_NS = 'wharf-system';
@@ -33,16 +32,13 @@ const replicas: WharfHandle[] = [];
 let leader: WharfHandle;
 let follower: WharfHandle;
 
-const silent = silentLogger;
-
 function start(challenge: 'http-01' | 'tls-alpn-01', isLeader: boolean): Promise<WharfHandle> {
-  const { config } = parseServeArgs([
-    '--kubeconfig', wharfKubeconfig, ...LOOPBACK_ANY_PORTS,
+  const acme = [
     '--acme-directory', plan.directoryUrl, '--acme-ca-file', plan.caFile, '--acme-email', 'ops@example.com',
     '--acme-account-secret', `${WHARF_NS}/acme-account`, '--acme-challenge', challenge,
-  ], {});
+  ];
   // The Lease and the shared challenges live in wharf's namespace, as in a pod (downward API).
-  return startWharf(config, { log: silent(), env: { POD_NAMESPACE: WHARF_NS, POD_NAME: `wharf-${replicas.length}` }, acmeIsLeader: () => isLeader, acmeTuning: { backoffInitialMs: 1_000, backoffMaxMs: 4_000, propagationMs: 1_000, checkIntervalMs: 1_000 } }).then((w) => {
+  return startKubeWharf(wharfKubeconfig, acme, { env: { POD_NAMESPACE: WHARF_NS, POD_NAME: `wharf-${replicas.length}` }, acmeIsLeader: () => isLeader, acmeTuning: { backoffInitialMs: 1_000, backoffMaxMs: 4_000, propagationMs: 1_000, checkIntervalMs: 1_000 } }).then((w) => {
     replicas.push(w);
     return w;
   });
@@ -52,14 +48,12 @@ before(
   async () => {
     await ensurePebble();
     cluster = await startTestCluster();
-    const kc = new KubeConfig();
-    kc.loadFromFile(cluster.kubeconfigPath);
-    core = kc.makeApiClient(CoreV1Api);
-    networking = kc.makeApiClient(NetworkingV1Api);
+    const admin = adminClients(cluster);
+    ({ core, networking } = admin);
     await core.createNamespace({ body: { metadata: { name: NS } } });
     await core.createNamespace({ body: { metadata: { name: WHARF_NS } } });
     await createWharfClass(networking);
-    wharfKubeconfig = await serviceAccountKubeconfig(kc);
+    wharfKubeconfig = await serviceAccountKubeconfig(admin.kc);
     plan = await planPebble();
     leader = await start('http-01', true);
     follower = await start('http-01', false);

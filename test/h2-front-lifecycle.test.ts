@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
 import { ingressYaml, serviceYaml } from './support/cluster-files.ts';
 import { h2Request, h2Session } from './support/h2-client.ts';
+import { pumpBody } from './support/http.ts';
 import { makeCert, tlsSecretYaml } from './support/tls.ts';
 import { startWharfFixture, type WharfFixture } from './support/wharf-fixture.ts';
 
@@ -18,15 +19,7 @@ before(async () => {
   backend = createServer((req, res) => {
     if (req.url === '/huge') {
       res.writeHead(200, { 'content-length': String(HUGE) });
-      const block = Buffer.alloc(256 * 1024, 1);
-      const pump = (): void => {
-        while (pushed < HUGE) {
-          pushed += block.length;
-          if (!res.write(block)) return void res.once('drain', pump);
-        }
-        res.end();
-      };
-      return pump();
+      return pumpBody(res, HUGE, 256 * 1024, 1, (n) => (pushed += n));
     }
     // /later answers after a while: an open stream while wharf stops.
     setTimeout(() => res.end('late answer'), 400);

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { startEchoBackend, type EchoBackend } from '../demo/echo-backend.ts';
 import { ingressYaml, serviceYaml } from './support/cluster-files.ts';
 import { h2Get, h2Request, h2Session } from './support/h2-client.ts';
-import { freePort, get } from './support/http.ts';
+import { freePort, get, pumpBody } from './support/http.ts';
 import { makeCert, tlsSecretYaml } from './support/tls.ts';
 import { startWharfFixture, type WharfFixture } from './support/wharf-fixture.ts';
 
@@ -29,16 +29,7 @@ function startSpecial(host: string): Promise<number> {
     const url = (req.url ?? '/').replace(/^\/s\//, '/');
     if (url.startsWith('/big')) {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
-      let sent = 0;
-      const block = Buffer.alloc(64 * 1024, 7);
-      const pump = (): void => {
-        while (sent < BIG) {
-          sent += block.length;
-          if (!res.write(block)) return void res.once('drain', pump);
-        }
-        res.end();
-      };
-      return pump();
+      return pumpBody(res, BIG, 64 * 1024, 7);
     }
     if (url.startsWith('/echo')) {
       res.writeHead(200, { 'x-in-length': req.headers['content-length'] ?? 'none', 'x-in-te': req.headers['transfer-encoding'] ?? 'none', 'x-in-trailer': 'none' });

@@ -4,12 +4,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type V1Ingress } from '@kubernetes/client-node';
 import { startEchoBackend, type EchoBackend } from '../demo/echo-backend.ts';
-import { parseServeArgs } from '../src/config/parse.ts';
-import { createLogger } from '../src/log.ts';
-import { startWharf, type WharfHandle } from '../src/main.ts';
+import type { WharfHandle } from '../src/main.ts';
 import { startTestCluster, type TestCluster } from './cluster/cluster.ts';
-import { eventually, get, LOOPBACK_ANY_PORTS } from './support/http.ts';
-import { adminClients, createWharfClass } from './support/kube.ts';
+import { eventually, get } from './support/http.ts';
+import { adminClients, createWharfClass, startKubeWharf } from './support/kube.ts';
 import { HOST_TABLE, PATH_TABLE } from './support/path-table.ts';
 
 const NS = 'paths';
@@ -47,8 +45,7 @@ before(
     }
     await networking.createNamespacedIngress({ namespace: NS, body: ingress('exact-host', 'foo.bar.com', [['/', 'Prefix', 's0']]) });
     await networking.createNamespacedIngress({ namespace: NS, body: ingress('wild-host', '*.bar.com', [['/', 'Prefix', 's1']]) });
-    const { config } = parseServeArgs(['--kubeconfig', cluster.kubeconfigPath, ...LOOPBACK_ANY_PORTS], {});
-    wharf = await startWharf(config, { log: createLogger({ level: 'error', format: 'json', write: () => {} }) });
+    wharf = await startKubeWharf(cluster.kubeconfigPath);
   },
   { timeout: 10 * 60_000 },
 );

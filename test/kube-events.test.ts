@@ -8,13 +8,12 @@ import { EventRecorder, REPORTING_CONTROLLER } from '../controller/event-recorde
 import { loadKubeConfig } from '../controller/kube/api-client.ts';
 import { createEventsApi, type EventsApi } from '../controller/kube/events-api.ts';
 import { createKubeRequester } from '../controller/kube/api-request.ts';
-import { parseServeArgs } from '../src/config/parse.ts';
-import { startWharf, type WharfHandle } from '../src/main.ts';
+import type { WharfHandle } from '../src/main.ts';
 import { createMetrics, type WharfMetrics } from '../src/metrics.ts';
 import type { Diagnostic } from '../src/model/diagnostics.ts';
 import { startTestCluster, type TestCluster } from './cluster/cluster.ts';
-import { eventually, LOOPBACK_ANY_PORTS } from './support/http.ts';
-import { adminClients, createWharfClass, silentLogger } from './support/kube.ts';
+import { eventually } from './support/http.ts';
+import { adminClients, createWharfClass, silentLogger, startKubeWharf } from './support/kube.ts';
 
 const NS = 'apps';
 
@@ -35,11 +34,7 @@ before(
     await createWharfClass(networking);
     // A Service no Ingress uses: changing it rebuilds the table without touching any problem.
     await core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'poke', labels: { n: '0' } }, spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80 }] } } });
-    const { config } = parseServeArgs(
-      ['--kubeconfig', cluster.kubeconfigPath, ...LOOPBACK_ANY_PORTS],
-      {},
-    );
-    wharf = await startWharf(config, { log: silent() });
+    wharf = await startKubeWharf(cluster.kubeconfigPath);
   },
   { timeout: 10 * 60_000 },
 );

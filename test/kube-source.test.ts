@@ -18,8 +18,8 @@ import { parseServeArgs } from '../src/config/parse.ts';
 import { WharfError } from '../src/errors.ts';
 import { startWharf, type WharfHandle } from '../src/main.ts';
 import { startTestCluster, type TestCluster } from './cluster/cluster.ts';
-import { eventually, get, LOOPBACK_ANY_PORTS } from './support/http.ts';
-import { adminClients, createWharfClass, SLICES, silentLogger } from './support/kube.ts';
+import { eventually, get } from './support/http.ts';
+import { adminClients, createWharfClass, SLICES, silentLogger, startKubeWharf } from './support/kube.ts';
 
 const NS = 'apps';
 const OTHER_NS = 'elsewhere';
@@ -47,11 +47,7 @@ before(
     // Present before wharf starts: the synced gate must put it in the first table.
     await createService(NS, 'early', ['127.0.0.2']);
     await networking.createNamespacedIngress({ namespace: NS, body: ingress('early', 'early.test', '/', 'early') });
-    const { config } = parseServeArgs(
-      ['--kubeconfig', cluster.kubeconfigPath, ...LOOPBACK_ANY_PORTS],
-      {},
-    );
-    wharf = await startWharf(config, { log: silent() });
+    wharf = await startKubeWharf(cluster.kubeconfigPath);
   },
   { timeout: 10 * 60_000 },
 );

@@ -2,12 +2,11 @@
 // naming the Secret, while the Ingress's other hosts keep their certificate; an updated Secret serves.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { CoreV1Api, KubeConfig, NetworkingV1Api, type CoreV1Event, type V1Secret } from '@kubernetes/client-node';
-import { parseServeArgs } from '../src/config/parse.ts';
-import { createLogger } from '../src/log.ts';
-import { startWharf, type WharfHandle } from '../src/main.ts';
+import type { CoreV1Api, CoreV1Event, NetworkingV1Api, V1Secret } from '@kubernetes/client-node';
+import type { WharfHandle } from '../src/main.ts';
 import { startTestCluster, type TestCluster } from './cluster/cluster.ts';
 import { eventually } from './support/http.ts';
+import { adminClients, createWharfClass, startKubeWharf } from './support/kube.ts';
 import { makeCert, nodeServed, type TestCert } from './support/tls.ts';
 
 const NS = 'certs';
@@ -34,17 +33,10 @@ before(
       makeCert({ cn: 'old.test', sans: ['old.test'], notBefore: new Date(Date.now() - 30 * day), notAfter: new Date(Date.now() - day) }),
     ]);
     cluster = await startTestCluster();
-    const kc = new KubeConfig();
-    kc.loadFromFile(cluster.kubeconfigPath);
-    core = kc.makeApiClient(CoreV1Api);
-    networking = kc.makeApiClient(NetworkingV1Api);
+    ({ core, networking } = adminClients(cluster));
     await core.createNamespace({ body: { metadata: { name: NS } } });
-    await networking.createIngressClass({ body: { metadata: { name: 'wharf' }, spec: { controller: 'wharf.dev/ingress-controller' } } });
-    const { config } = parseServeArgs(
-      ['--kubeconfig', cluster.kubeconfigPath, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1', '--http-port', '0', '--https-port', '0', '--admin-port', '0'],
-      {},
-    );
-    wharf = await startWharf(config, { log: createLogger({ level: 'error', format: 'json', write: () => {} }) });
+    await createWharfClass(networking);
+    wharf = await startKubeWharf(cluster.kubeconfigPath);
     defaultFp = (await nodeServed(wharf.httpsPort, undefined)).fingerprint256;
   },
   { timeout: 10 * 60_000 },

@@ -14,7 +14,8 @@ export function echoModulePath(): string | undefined {
   return ECHO_MODULE_PATHS.find((p) => existsSync(p));
 }
 
-function commonHead(dir: string, modules: string[]): string {
+/** The head every bench nginx shares: one worker in the foreground, pid and error log under dir. */
+export function commonHead(dir: string, modules: readonly string[] = []): string {
   return `${modules.map((m) => `load_module ${m};\n`).join('')}worker_processes 1;
 daemon off;
 pid ${dir}/nginx.pid;
@@ -23,7 +24,8 @@ events { worker_connections 8192; }
 `;
 }
 
-function tempPaths(dir: string): string {
+/** Temp paths under dir, so nginx never writes outside the run's directory. */
+export function tempPaths(dir: string): string {
   return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `  ${kind}_temp_path ${dir}/${kind}_temp;\n`).join('');
 }
 
@@ -54,6 +56,21 @@ ${tempPaths(dir)}  sendfile on;
 `;
 }
 
+/** The per-request work wharf does, in nginx terms: pooled HTTP/1.1 upstream, wharf's request headers, streamed bodies. */
+export const PROXY_DIRECTIVES = `      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-Port $server_port;
+      proxy_set_header X-Request-ID $request_id;
+      proxy_buffering off;
+      proxy_request_buffering off;
+`;
+
 /**
  * nginx as the peer proxy: one worker, pooled keep-alive upstream connections, and the same request
  * headers wharf sets (X-Forwarded-*, X-Real-IP, X-Request-ID), so both proxies do comparable work.
@@ -75,19 +92,7 @@ ${tempPaths(dir)}  keepalive_requests 1000000;
     server_name ${BENCH_HOST};
     client_max_body_size 0;
     location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_set_header X-Real-IP $remote_addr;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header X-Forwarded-Port $server_port;
-      proxy_set_header X-Request-ID $request_id;
-      proxy_buffering off;
-      proxy_request_buffering off;
-      proxy_buffer_size 64k;
+${PROXY_DIRECTIVES}      proxy_buffer_size 64k;
       proxy_buffers 4 64k;
       client_body_buffer_size 64k;
     }
@@ -96,8 +101,23 @@ ${tempPaths(dir)}  keepalive_requests 1000000;
 `;
 }
 
-/** IngressClass, Service, EndpointSlice and Ingress routing bench.test/ to the backend, with no body size limit. */
-export function wharfManifests(backendPort: number): Record<string, string> {
+/** One Ingress rule sending host/ to the backend Service's port 80. */
+export function ingressRule(host: string): string {
+  return `    - host: ${host}
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: backend
+                port:
+                  number: 80
+`;
+}
+
+/** The manifests every wharf bench shares: the wharf IngressClass, and the backend Service with its EndpointSlice at 127.0.0.1:backendPort. */
+export function wharfBaseManifests(backendPort: number): { 'class.yaml': string; 'backend.yaml': string } {
   return {
     'class.yaml': `apiVersion: networking.k8s.io/v1
 kind: IngressClass
@@ -133,7 +153,16 @@ endpoints:
   - addresses: ["127.0.0.1"]
     conditions:
       ready: true
----
+`,
+  };
+}
+
+/** IngressClass, Service, EndpointSlice and Ingress routing bench.test/ to the backend, with no body size limit. */
+export function wharfManifests(backendPort: number): Record<string, string> {
+  const base = wharfBaseManifests(backendPort);
+  return {
+    'class.yaml': base['class.yaml'],
+    'backend.yaml': `${base['backend.yaml']}---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
@@ -144,16 +173,6 @@ metadata:
 spec:
   ingressClassName: wharf
   rules:
-    - host: ${BENCH_HOST}
-      http:
-        paths:
-          - path: /
-            pathType: Prefix
-            backend:
-              service:
-                name: backend
-                port:
-                  number: 80
-`,
+${ingressRule(BENCH_HOST)}`,
   };
 }

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SMALL_BODY } from '../http/configs.ts';
+import { PROXY_DIRECTIVES, SMALL_BODY, commonHead, ingressRule, tempPaths, wharfBaseManifests } from '../http/configs.ts';
 import { TLS_OPTIONS } from '../../proxy/tls/policy.ts';
 
 /** One host per key type, so one run serves both and the client picks by SNI. */
@@ -47,19 +47,6 @@ function tlsPolicy(): string {
 `;
 }
 
-function head(dir: string): string {
-  return `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 8192; }
-`;
-}
-
-function tempPaths(dir: string): string {
-  return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `  ${kind}_temp_path ${dir}/${kind}_temp;\n`).join('');
-}
-
 function servers(port: number, certs: readonly BenchCert[], location: string): string {
   // Listen options go on the first block only (nginx refuses them twice); it is also the default, so a client without SNI (wrk to 127.0.0.1) gets the ECDSA one.
   return certs
@@ -78,21 +65,9 @@ ${location}  }
 /** nginx as the HTTPS peer proxy: the HTTP bench's proxy settings (upstream keepalive 64, same headers) behind TLS. */
 export function nginxTlsProxyConfig(dir: string, port: number, backendPort: number, certs: readonly BenchCert[]): string {
   const location = `    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_set_header X-Real-IP $remote_addr;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header X-Forwarded-Port $server_port;
-      proxy_set_header X-Request-ID $request_id;
-      proxy_buffering off;
-      proxy_request_buffering off;
-    }
+${PROXY_DIRECTIVES}    }
 `;
-  return `${head(dir)}http {
+  return `${commonHead(dir)}http {
   access_log off;
 ${tempPaths(dir)}${tlsPolicy()}  keepalive_requests 1000000;
   keepalive_timeout 75s;
@@ -108,7 +83,7 @@ ${servers(port, certs, location)}}
 /** nginx answering /small itself over TLS: no proxying, so its rate is the load generator's ceiling. */
 export function nginxTlsDirectConfig(dir: string, port: number, certs: readonly BenchCert[]): string {
   const location = `    location = /small { default_type text/plain; return 200 "${SMALL_BODY.replace('\n', '\\n')}"; }\n`;
-  return `${head(dir)}http {
+  return `${commonHead(dir)}http {
   access_log off;
 ${tempPaths(dir)}${tlsPolicy()}  keepalive_requests 1000000;
   keepalive_timeout 75s;
@@ -130,54 +105,10 @@ data:
   tls.crt: ${b64(c.certPem)}
   tls.key: ${b64(c.keyPem)}
 `);
-  const rules = certs.map((c) => `    - host: ${c.host}
-      http:
-        paths:
-          - path: /
-            pathType: Prefix
-            backend:
-              service:
-                name: backend
-                port:
-                  number: 80
-`);
+  const rules = certs.map((c) => ingressRule(c.host));
   const tls = certs.map((c) => `    - secretName: bench-${c.keyType}\n      hosts: [${c.host}]\n`);
   return {
-    'class.yaml': `apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata:
-  name: wharf
-spec:
-  controller: wharf.dev/ingress-controller
-`,
-    'backend.yaml': `apiVersion: v1
-kind: Service
-metadata:
-  name: backend
-  namespace: bench
-spec:
-  ports:
-    - name: http
-      port: 80
-      targetPort: ${backendPort}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: backend-1
-  namespace: bench
-  labels:
-    kubernetes.io/service-name: backend
-addressType: IPv4
-ports:
-  - name: http
-    port: ${backendPort}
-    protocol: TCP
-endpoints:
-  - addresses: ["127.0.0.1"]
-    conditions:
-      ready: true
-`,
+    ...wharfBaseManifests(backendPort),
     'secrets.yaml': secrets.join('---\n'),
     'ingress.yaml': `apiVersion: networking.k8s.io/v1
 kind: Ingress

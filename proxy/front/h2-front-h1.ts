@@ -10,6 +10,7 @@ import { buildUpstreamRequestHead } from './forward-head.ts';
 import { Dechunker } from './h2-dechunk.ts';
 import { h2HeadersFromH1, h2TrailersFromFields } from './h2-front-head.ts';
 import { MAX_UNSENT_BYTES, resetStream, respondLocal, tryRespond, trySendTrailers, type StreamExchangeInput } from './h2-front-stream.ts';
+import { connectFailureAnswer, pickEndpoint, retryAfterConnectFailure, writeChunk } from './exchange-steps.ts';
 import { requestIdFor } from './request-id.ts';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -61,11 +62,8 @@ export class H1StreamExchange implements UpstreamOwner {
 
   private connect(exclude: PickedEndpoint['pool'] | undefined): void {
     const d = this.in.decision;
-    const picked = d.runtime.pick(exclude, d.pickContext);
-    if (picked === undefined) {
-      const svc = d.runtime.backend.service;
-      return this.fail(503, exclude ? 'no other endpoint left to try\n' : `no ready endpoint for ${svc.namespace}/${svc.name}\n`);
-    }
+    const picked = pickEndpoint(d, exclude);
+    if (typeof picked === 'string') return this.fail(503, picked);
     this.picked = picked;
     this.attempts++;
     const attempt = ++this.attemptSeq;
@@ -81,11 +79,9 @@ export class H1StreamExchange implements UpstreamOwner {
   private onConnected(picked: PickedEndpoint, r: ConnectResult): void {
     const d = this.in.decision;
     if ('error' in r) {
-      this.in.events.upstreamError(r.reason);
-      d.runtime.report(picked, 'connectFailed', 0);
-      // Nothing reached the backend, so trying another endpoint is safe for any method.
-      if (this.attempts < this.in.maxConnectAttempts && d.runtime.readyCount() > 1) return this.connect(picked.pool);
-      return this.fail(r.reason === 'timeout' ? 504 : 502, `could not connect to the backend: ${r.error.message}\n`);
+      if (retryAfterConnectFailure(this.in, d, picked, r, this.attempts)) return this.connect(picked.pool);
+      const answer = connectFailureAnswer(r);
+      return this.fail(answer.status, answer.body);
     }
     const up = r.socket;
     this.upstream = up;
@@ -142,13 +138,8 @@ export class H1StreamExchange implements UpstreamOwner {
 
   private writeBody(up: Socket, chunk: Buffer): void {
     let ok: boolean;
-    if (this.in.head.chunked) {
-      up.cork();
-      up.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-      up.write(chunk);
-      ok = up.write('\r\n', 'latin1');
-      up.uncork();
-    } else ok = up.write(chunk);
+    if (this.in.head.chunked) ok = writeChunk(up, chunk);
+    else ok = up.write(chunk);
     const s = this.in.stream;
     if (!ok && up.writableLength > MAX_UNSENT_BYTES && !s.isPaused()) {
       s.pause();

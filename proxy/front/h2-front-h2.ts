@@ -7,6 +7,7 @@ import type { H2Upstreams } from '../upstream/h2/upstreams.ts';
 import { h2HeadersFromH2 } from './h2-front-head.ts';
 import { resetStream, respondLocal, tryRespond, trySendTrailers, type StreamExchangeInput } from './h2-front-stream.ts';
 import { h2RequestHeaders } from './h2-headers.ts';
+import { connectFailureAnswer, pickEndpoint, retryAfterConnectFailure } from './exchange-steps.ts';
 import { requestIdFor } from './request-id.ts';
 
 const MAX_REFUSED_RETRIES = 2;
@@ -45,11 +46,8 @@ export class H2StreamExchange {
 
   private connect(exclude: PickedEndpoint['pool'] | undefined): void {
     const d = this.in.decision;
-    const picked = d.runtime.pick(exclude, d.pickContext);
-    if (picked === undefined) {
-      const svc = d.runtime.backend.service;
-      return this.fail(503, exclude ? 'no other endpoint left to try\n' : `no ready endpoint for ${svc.namespace}/${svc.name}\n`);
-    }
+    const picked = pickEndpoint(d, exclude);
+    if (typeof picked === 'string') return this.fail(503, picked);
     this.picked = picked;
     this.attempts++;
     const pool = this.h2.poolFor(picked.pool, d.runtime.backend.protocol);
@@ -57,10 +55,9 @@ export class H2StreamExchange {
     pool.acquire(d.connectTimeoutMs, (r) => {
       if ('error' in r) {
         if (this.finished) return;
-        this.in.events.upstreamError(r.reason);
-        d.runtime.report(picked, 'connectFailed', 0);
-        if (this.attempts < this.in.maxConnectAttempts && d.runtime.readyCount() > 1) return this.connect(picked.pool);
-        return this.fail(r.reason === 'timeout' ? 504 : 502, `could not connect to the backend: ${r.error.message}\n`);
+        if (retryAfterConnectFailure(this.in, d, picked, r, this.attempts)) return this.connect(picked.pool);
+        const answer = connectFailureAnswer(r);
+        return this.fail(answer.status, answer.body);
       }
       if (this.finished) return pool.streamClosed(r.session);
       this.open(pool, picked, r.session);

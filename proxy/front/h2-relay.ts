@@ -11,6 +11,7 @@ import type { ProxyDecision } from './decision.ts';
 import { buildClientResponseHead, localResponse } from './forward-head.ts';
 import { Dechunker } from './h2-dechunk.ts';
 import { acceptsTrailers, h1ResponseHead, h1TrailerLines, h2RequestHeaders, h2Trailers, responseFraming, type H2BodyFraming } from './h2-headers.ts';
+import { connectFailureAnswer, pickEndpoint, retryAfterConnectFailure, writeChunk } from './exchange-steps.ts';
 import { requestIdFor } from './request-id.ts';
 
 export interface H2RelayEvents {
@@ -167,11 +168,8 @@ export class H2Exchange {
 
   private connect(exclude: PickedEndpoint['pool'] | undefined): void {
     const decision = this.decision;
-    const picked = decision.runtime.pick(exclude, decision.pickContext);
-    if (picked === undefined) {
-      const svc = decision.runtime.backend.service;
-      return this.fail(503, exclude ? 'no other endpoint left to try\n' : `no ready endpoint for ${svc.namespace}/${svc.name}\n`, undefined);
-    }
+    const picked = pickEndpoint(decision, exclude);
+    if (typeof picked === 'string') return this.fail(503, picked, undefined);
     this.picked = picked;
     this.attempts++;
     const pool = this.in.h2.poolFor(picked.pool, decision.runtime.backend.protocol);
@@ -179,11 +177,9 @@ export class H2Exchange {
     pool.acquire(decision.connectTimeoutMs, (r) => {
       if ('error' in r) {
         if (this.finished) return;
-        this.in.events.upstreamError(r.reason);
-        decision.runtime.report(picked, 'connectFailed', 0);
-        // Nothing reached the backend, so trying another endpoint is safe for any method.
-        if (this.attempts < this.in.maxConnectAttempts && decision.runtime.readyCount() > 1) return this.connect(picked.pool);
-        return this.fail(r.reason === 'timeout' ? 504 : 502, `could not connect to the backend: ${r.error.message}\n`, undefined);
+        if (retryAfterConnectFailure(this.in, decision, picked, r, this.attempts)) return this.connect(picked.pool);
+        const answer = connectFailureAnswer(r);
+        return this.fail(answer.status, answer.body, undefined);
       }
       if (this.finished) {
         pool.streamClosed(r.session);
@@ -269,13 +265,8 @@ export class H2Exchange {
     const client = this.in.client;
     this.resBytes += d.length;
     let ok: boolean;
-    if (this.framing === 'chunked') {
-      client.cork();
-      client.write(`${d.length.toString(16)}\r\n`, 'latin1');
-      client.write(d);
-      ok = client.write('\r\n', 'latin1');
-      client.uncork();
-    } else ok = client.write(d);
+    if (this.framing === 'chunked') ok = writeChunk(client, d);
+    else ok = client.write(d);
     const s = this.stream;
     // The client reads slower than the backend sends: stop reading the stream; HTTP/2 flow control holds the backend.
     if (!ok && client.writableLength > MAX_UNSENT_BYTES && s !== undefined && !s.isPaused()) {

@@ -1,6 +1,6 @@
 // Test helpers to talk to wharf over real sockets: an HTTP request with any Host header, and
 // raw bytes on a TCP connection for the parser's strictness tests.
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, createServer } from 'node:net';
 
@@ -93,4 +93,19 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** A backend answer of `total` bytes of `fill` written in blocks of `blockSize`, each write waiting for 'drain' when the socket is full; `onBlock` sees every block as it is written. */
+export function pumpBody(res: ServerResponse, total: number, blockSize: number, fill: number, onBlock?: (bytes: number) => void): void {
+  const block = Buffer.alloc(blockSize, fill);
+  let sent = 0;
+  const pump = (): void => {
+    while (sent < total) {
+      sent += block.length;
+      onBlock?.(block.length);
+      if (!res.write(block)) return void res.once('drain', pump);
+    }
+    res.end();
+  };
+  pump();
 }

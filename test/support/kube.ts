@@ -1,8 +1,11 @@
 // Admin clients for the throwaway test cluster, and what most Kubernetes tests start from:
-// wharf's IngressClass, the EndpointSlice API of this apiserver, and a logger that stays quiet.
+// wharf's IngressClass, the EndpointSlice API of this apiserver, a logger that stays quiet, wharf against the API.
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { parseServeArgs } from '../../src/config/parse.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
+import { startWharf, type StartOptions, type WharfHandle } from '../../src/main.ts';
 import type { TestCluster } from '../cluster/cluster.ts';
+import { LOOPBACK_ANY_PORTS } from './http.ts';
 
 /** kube-apiserver 1.20 serves EndpointSlices only as v1beta1, which client-node reaches as custom objects. */
 export const SLICES = { group: 'discovery.k8s.io', version: 'v1beta1', plural: 'endpointslices' } as const;
@@ -35,3 +38,9 @@ export async function createWharfClass(networking: NetworkingV1Api): Promise<voi
 }
 
 export const silentLogger = (): Logger => createLogger({ level: 'error', format: 'json', write: () => {} });
+
+/** wharf in-process against the API server `kubeconfig` names, on loopback ports the kernel picks, logging nothing unless `options.log` says otherwise. */
+export function startKubeWharf(kubeconfig: string, extraArgs: readonly string[] = [], options: StartOptions = {}): Promise<WharfHandle> {
+  const { config } = parseServeArgs(['--kubeconfig', kubeconfig, ...LOOPBACK_ANY_PORTS, ...extraArgs], {});
+  return startWharf(config, { log: silentLogger(), ...options });
+}

@@ -73,14 +73,24 @@ export class LeaderElector implements Leadership {
     await this.loop;
     if (!this.leader) return;
     this.setLeader(false, 'stopping');
-    const lease = this.lastLease;
-    if (!lease) return;
-    try {
-      await this.opts.api.request('PUT', this.path(), { ...lease, spec: releasedSpec(lease.spec, new Date(this.now())) });
-      this.opts.log.info('leader election: lease released', { lease: `${this.opts.namespace}/${this.opts.name}` });
-    } catch (err) {
-      // Someone else already changed it, or the server is gone: the lease simply expires.
-      this.opts.log.warn('leader election: could not release the lease; it will expire', { err: err as Error });
+    let lease = this.lastLease;
+    for (let attempt = 1; lease !== undefined && attempt <= 2; attempt++) {
+      try {
+        await this.opts.api.request('PUT', this.path(), { ...lease, spec: releasedSpec(lease.spec, new Date(this.now())) });
+        this.opts.log.info('leader election: lease released', { lease: `${this.opts.namespace}/${this.opts.name}` });
+        return;
+      } catch (err) {
+        // A renew cut short by the stop may still have reached the server and moved the
+        // resourceVersion: read the lease again and release it if it is still ours.
+        if (attempt === 1 && err instanceof ApiError && err.status === 409) {
+          const fresh = (await this.opts.api.request('GET', this.path()).catch(() => undefined)) as LeaseObject | undefined;
+          lease = fresh?.spec?.holderIdentity === this.opts.identity ? fresh : undefined;
+          continue;
+        }
+        // Someone else already changed it, or the server is gone: the lease simply expires.
+        this.opts.log.warn('leader election: could not release the lease; it will expire', { err: err as Error });
+        return;
+      }
     }
   }
 

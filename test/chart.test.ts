@@ -1,0 +1,283 @@
+// The Helm chart, checked with the real helm 4: lint and template for several value sets, and the
+// rendered objects (ports, IngressClass, RBAC equal to files/rbac-rules.yaml, security, flags).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { ensureHelm } from './chart/prepare.ts';
+import { grants, loadRbac, type PolicyRule } from './support/rbac.ts';
+
+const CHART = fileURLToPath(new URL('../charts/wharf', import.meta.url));
+const RELEASE = 'edge';
+const NAMESPACE = 'ingress';
+const FULLNAME = 'edge-wharf';
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  spec?: Record<string, unknown>;
+  rules?: PolicyRule[];
+  data?: Record<string, string>;
+}
+
+interface Container {
+  args: string[];
+  env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string; key: string } } }[];
+  ports: { name: string; containerPort: number; protocol: string }[];
+  livenessProbe: { httpGet: { path: string; port: string } };
+  readinessProbe: { httpGet: { path: string; port: string } };
+  securityContext: Record<string, unknown> & { capabilities: { drop: string[]; add?: string[] } };
+}
+
+interface PodSpec {
+  hostNetwork?: boolean;
+  terminationGracePeriodSeconds: number;
+  securityContext: Record<string, unknown>;
+  containers: Container[];
+}
+
+let helm = '';
+let dir = '';
+let counter = 0;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function runHelm(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(helm, args, { timeout: 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function valuesFile(values: object): string {
+  counter += 1;
+  const file = join(dir, `values-${counter}.json`);
+  // JSON is YAML, so helm reads it as a values file.
+  writeFileSync(file, JSON.stringify(values));
+  return file;
+}
+
+async function lint(values: object): Promise<Run> {
+  return runHelm(['lint', '--strict', CHART, '--namespace', NAMESPACE, '-f', valuesFile(values)]);
+}
+
+async function render(values: object): Promise<K8sObject[]> {
+  const r = await runHelm(['template', RELEASE, CHART, '--namespace', NAMESPACE, '-f', valuesFile(values)]);
+  assert.equal(r.code, 0, `helm template failed:\n${r.stderr}`);
+  return parseAllDocuments(r.stdout)
+    .map((d) => d.toJS() as K8sObject | null)
+    .filter((o): o is K8sObject => o !== null);
+}
+
+function find(objs: K8sObject[], kind: string, name = FULLNAME): K8sObject {
+  const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
+  assert.ok(o, `no ${kind} ${name} among ${objs.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}`);
+  return o;
+}
+
+function workload(objs: K8sObject[]): { kind: string; pod: PodSpec; container: Container } {
+  const w = objs.filter((o) => o.kind === 'Deployment' || o.kind === 'DaemonSet');
+  assert.equal(w.length, 1, 'exactly one workload');
+  const pod = (w[0]!.spec as { template: { spec: PodSpec } }).template.spec;
+  assert.equal(pod.containers.length, 1);
+  return { kind: w[0]!.kind, pod, container: pod.containers[0]! };
+}
+
+/** The grants the chart's ClusterRole and Role give, next to what rbac-rules.yaml documents. */
+function assertRbac(objs: K8sObject[], names: Record<string, string | undefined>, acme: boolean): void {
+  const doc = loadRbac(names);
+  const wantCluster = [...doc.clusterRules, ...(acme ? doc.acmeClusterRules : [])];
+  const wantNs = [...doc.namespaceRules, ...(acme ? doc.acmeNamespaceRules : [])];
+  const clusterRole = find(objs, 'ClusterRole');
+  const role = find(objs, 'Role');
+  assert.equal(role.metadata.namespace, NAMESPACE);
+  assert.deepEqual([...grants(clusterRole.rules ?? [])].sort(), [...grants(wantCluster)].sort());
+  assert.deepEqual([...grants(role.rules ?? [])].sort(), [...grants(wantNs)].sort());
+  for (const kind of ['ClusterRoleBinding', 'RoleBinding']) {
+    const b = find(objs, kind) as K8sObject & { subjects: { kind: string; name: string; namespace: string }[]; roleRef: { name: string } };
+    assert.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: FULLNAME, namespace: NAMESPACE }]);
+    assert.equal(b.roleRef.name, FULLNAME);
+  }
+}
+
+interface ServiceSpec {
+  type: string;
+  loadBalancerClass?: string;
+  ports: { name: string; port: number; targetPort: string; nodePort?: number; protocol: string }[];
+}
+
+const DAEMONSET = { controller: { kind: 'DaemonSet', hostNetwork: true } };
+const LOADBALANCER = { controller: { service: { type: 'LoadBalancer', loadBalancerClass: 'example.com/lb' } } };
+const L4 = { controller: { tcp: { '5432': 'db/postgres:5432', '2222': 'git/ssh:22:PROXY' }, udp: { '53': 'kube-system/dns:53' } } };
+const ACME_METRICS = {
+  acme: { enabled: true, directory: 'https://acme.example/dir', email: 'ops@example.com', challenge: 'tls-alpn-01', eab: { kid: 'kid-1', hmacKeySecret: { name: 'eab', key: 'hmac' } } },
+  metrics: { serviceMonitor: { enabled: true } },
+  defaultTLS: { secret: 'ingress/default-cert' },
+  defaultBackend: { service: 'ingress/fallback' },
+  controller: { podDisruptionBudget: { enabled: true }, replicaCount: 2 },
+};
+
+describe('helm chart charts/wharf', () => {
+  before(async () => {
+    helm = await ensureHelm();
+    dir = mkdtempSync(join(tmpdir(), 'wharf-chart-'));
+  });
+  after(() => {
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const [name, values] of Object.entries({ default: {}, daemonset: DAEMONSET, loadbalancer: LOADBALANCER, l4: L4, 'acme+metrics': ACME_METRICS })) {
+    test(`helm lint --strict passes: ${name}`, async () => {
+      const r = await lint(values);
+      assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    });
+  }
+
+  test('default: NodePort 30799/31522, IngressClass wharf, documented RBAC, NOTES say how to reach it', async () => {
+    const objs = await render({});
+    const svc = find(objs, 'Service').spec as unknown as ServiceSpec;
+    assert.equal(svc.type, 'NodePort');
+    assert.deepEqual(
+      svc.ports.map((p) => [p.name, p.nodePort, p.targetPort]),
+      [
+        ['http', 30799, 'http'],
+        ['https', 31522, 'https'],
+      ],
+    );
+    const ic = find(objs, 'IngressClass', 'wharf');
+    assert.deepEqual(ic.spec, { controller: 'wharf.dev/ingress-controller' });
+    assert.equal(ic.metadata.annotations, undefined, 'not the default class unless asked');
+    find(objs, 'ServiceAccount');
+    assertRbac(objs, { 'election-id': 'wharf-leader' }, false);
+    assert.ok(!objs.some((o) => o.kind === 'ConfigMap' || o.kind === 'ServiceMonitor' || o.kind === 'PodDisruptionBudget'));
+
+    const notes = await runHelm(['install', RELEASE, CHART, '--namespace', NAMESPACE, '--dry-run=client']);
+    assert.equal(notes.code, 0, notes.stderr);
+    assert.match(notes.stdout, /curl http:\/\/<node-ip>:30799\//);
+    assert.match(notes.stdout, /curl -k https:\/\/<node-ip>:31522\//);
+  });
+
+  test('default: the pod is locked down, probed on the admin port and told where it is', async () => {
+    const { kind, pod, container } = workload(await render({}));
+    assert.equal(kind, 'Deployment');
+    assert.equal(pod.hostNetwork, undefined);
+    assert.ok(pod.terminationGracePeriodSeconds > 0);
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.deepEqual(pod.securityContext.seccompProfile, { type: 'RuntimeDefault' });
+    const sc = container.securityContext;
+    assert.equal(sc.runAsNonRoot, true);
+    assert.equal(sc.readOnlyRootFilesystem, true);
+    assert.equal(sc.allowPrivilegeEscalation, false);
+    assert.deepEqual(sc.capabilities, { drop: ['ALL'] });
+    assert.deepEqual(sc.seccompProfile, { type: 'RuntimeDefault' });
+    assert.deepEqual(container.livenessProbe.httpGet, { path: '/healthz', port: 'admin' });
+    assert.deepEqual(container.readinessProbe.httpGet, { path: '/readyz', port: 'admin' });
+    assert.deepEqual(container.ports.find((p) => p.name === 'admin'), { name: 'admin', containerPort: 10254, protocol: 'TCP' });
+    assert.deepEqual(
+      container.env.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]),
+      [
+        ['POD_NAME', 'metadata.name'],
+        ['POD_NAMESPACE', 'metadata.namespace'],
+        ['NODE_NAME', 'spec.nodeName'],
+      ],
+    );
+    assert.equal(container.args[0], 'serve');
+    for (const flag of ['--publish-service=ingress/edge-wharf', '--election-id=wharf-leader', '--http-port=30799', '--https-port=31522', '--admin-port=10254', '--ingress-class=wharf', '--controller-class=wharf.dev/ingress-controller'])
+      assert.ok(container.args.includes(flag), `${flag} in ${container.args.join(' ')}`);
+    assert.ok(!container.args.some((a) => /^--(acme|tcp|udp|default-)/.test(a)), container.args.join(' '));
+  });
+
+  test('DaemonSet with hostNetwork', async () => {
+    const objs = await render(DAEMONSET);
+    const { kind, pod } = workload(objs);
+    assert.equal(kind, 'DaemonSet');
+    assert.equal(pod.hostNetwork, true);
+    assert.equal((pod as PodSpec & { dnsPolicy?: string }).dnsPolicy, 'ClusterFirstWithHostNet');
+    assert.equal((find(objs, 'DaemonSet').spec as { replicas?: number }).replicas, undefined);
+  });
+
+  test('Service type LoadBalancer with loadBalancerClass', async () => {
+    const svc = find(await render(LOADBALANCER), 'Service').spec as unknown as ServiceSpec;
+    assert.equal(svc.type, 'LoadBalancer');
+    assert.equal(svc.loadBalancerClass, 'example.com/lb');
+    assert.deepEqual(
+      svc.ports.map((p) => [p.name, p.port]),
+      [
+        ['http', 80],
+        ['https', 443],
+      ],
+    );
+    const cluster = find(await render({ controller: { service: { type: 'ClusterIP' } } }), 'Service').spec as unknown as ServiceSpec;
+    assert.ok(cluster.ports.every((p) => p.nodePort === undefined), 'no node ports on a ClusterIP Service');
+  });
+
+  test('TCP/UDP services: ConfigMaps, flags, ports and the RBAC names', async () => {
+    const objs = await render(L4);
+    assert.deepEqual(find(objs, 'ConfigMap', `${FULLNAME}-tcp`).data, { '2222': 'git/ssh:22:PROXY', '5432': 'db/postgres:5432' });
+    assert.deepEqual(find(objs, 'ConfigMap', `${FULLNAME}-udp`).data, { '53': 'kube-system/dns:53' });
+    const { container } = workload(objs);
+    assert.ok(container.args.includes(`--tcp-services-configmap=${NAMESPACE}/${FULLNAME}-tcp`), container.args.join(' '));
+    assert.ok(container.args.includes(`--udp-services-configmap=${NAMESPACE}/${FULLNAME}-udp`), container.args.join(' '));
+    assert.deepEqual(container.ports.find((p) => p.name === 'udp-53'), { name: 'udp-53', containerPort: 53, protocol: 'UDP' });
+    const svc = find(objs, 'Service').spec as unknown as ServiceSpec;
+    assert.deepEqual(
+      svc.ports.filter((p) => p.name.startsWith('tcp-') || p.name.startsWith('udp-')).map((p) => [p.name, p.port, p.protocol]),
+      [
+        ['tcp-2222', 2222, 'TCP'],
+        ['tcp-5432', 5432, 'TCP'],
+        ['udp-53', 53, 'UDP'],
+      ],
+    );
+    assertRbac(objs, { 'election-id': 'wharf-leader', 'tcp-services-configmap': `${FULLNAME}-tcp`, 'udp-services-configmap': `${FULLNAME}-udp` }, false);
+  });
+
+  test('ACME and metrics on: --acme-* flags, EAB key from a Secret, ACME RBAC, ServiceMonitor, PDB', async () => {
+    const objs = await render(ACME_METRICS);
+    const { container } = workload(objs);
+    for (const flag of ['--acme-directory=https://acme.example/dir', '--acme-email=ops@example.com', '--acme-challenge=tls-alpn-01', '--acme-eab-kid=kid-1', '--default-ssl-certificate=ingress/default-cert', '--default-backend-service=ingress/fallback'])
+      assert.ok(container.args.includes(flag), `${flag} in ${container.args.join(' ')}`);
+    assert.ok(!container.args.some((a) => a.startsWith('--acme-eab-hmac-key')), 'the HMAC key is never a flag');
+    assert.deepEqual(container.env.find((e) => e.name === 'WHARF_ACME_EAB_HMAC_KEY')?.valueFrom?.secretKeyRef, { name: 'eab', key: 'hmac' });
+    assertRbac(objs, { 'election-id': 'wharf-leader' }, true);
+    const sm = find(objs, 'ServiceMonitor') as K8sObject & { spec: { endpoints: { port: string; path: string }[] } };
+    assert.deepEqual(
+      sm.spec.endpoints.map((e) => [e.port, e.path]),
+      [['metrics', '/metrics']],
+    );
+    const metricsSvc = find(objs, 'Service', `${FULLNAME}-metrics`).spec as unknown as ServiceSpec;
+    assert.deepEqual(
+      metricsSvc.ports.map((p) => [p.name, p.port, p.targetPort]),
+      [['metrics', 10254, 'admin']],
+    );
+    assert.equal((find(objs, 'PodDisruptionBudget').spec as { minAvailable: number }).minAvailable, 1);
+  });
+
+  test('the schema rejects bad values in lint and template', async () => {
+    const bad: [string, object, RegExp][] = [
+      ['controller.kind: Foo', { controller: { kind: 'Foo' } }, /controller\/kind/],
+      ['service type', { controller: { service: { type: 'ExternalName' } } }, /service\/type/],
+      ['node port out of range', { controller: { service: { nodePorts: { http: 80 } } } }, /nodePorts\/http/],
+      ['unknown value', { controller: { replicas: 3 } }, /replicas/],
+      ['ACME without a directory', { acme: { enabled: true } }, /directory/],
+      ['announcer is reserved', { announcer: { enabled: true } }, /announcer/],
+    ];
+    for (const [what, values, message] of bad) {
+      const t = await runHelm(['template', RELEASE, CHART, '--namespace', NAMESPACE, '-f', valuesFile(values)]);
+      assert.notEqual(t.code, 0, `helm template accepted ${what}`);
+      assert.match(t.stderr, message, what);
+      const l = await lint(values);
+      assert.notEqual(l.code, 0, `helm lint accepted ${what}`);
+    }
+  });
+});

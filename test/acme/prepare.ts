@@ -1,9 +1,9 @@
 // Installs Debian's pebble package (pebble and pebble-challtestsrv) for the ACME end-to-end tests,
 // as test/cluster/prepare.ts installs etcd: once per machine, as root; nothing cached in the tree.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCommand } from '../support/run-command.ts';
 
 export const PEBBLE_BIN = '/usr/bin/pebble';
 export const CHALLTESTSRV_BIN = '/usr/bin/pebble-challtestsrv';
@@ -12,24 +12,6 @@ function log(msg: string): void {
   console.log(`[pebble prepare] ${msg}`);
 }
 
-function run(cmd: string, args: string[], timeoutMs: number): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => chunks.push(b));
-    child.stderr.on('data', (b: Buffer) => chunks.push(b));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolvePromise();
-      else reject(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}:\n${Buffer.concat(chunks).toString('utf8').slice(-3000)}`));
-    });
-  });
-}
 
 export function pebbleInstalled(): boolean {
   return existsSync(PEBBLE_BIN) && existsSync(CHALLTESTSRV_BIN);
@@ -43,11 +25,11 @@ export async function ensurePebble(): Promise<void> {
   }
   log('apt-get install -y pebble');
   try {
-    await run('apt-get', ['install', '-y', '--no-install-recommends', 'pebble'], 10 * 60_000);
+    await runCommand('apt-get', ['install', '-y', '--no-install-recommends', 'pebble'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 10 * 60_000 });
   } catch {
     log('apt-get update, then install again');
-    await run('apt-get', ['update'], 10 * 60_000);
-    await run('apt-get', ['install', '-y', '--no-install-recommends', 'pebble'], 10 * 60_000);
+    await runCommand('apt-get', ['update'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 10 * 60_000 });
+    await runCommand('apt-get', ['install', '-y', '--no-install-recommends', 'pebble'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 10 * 60_000 });
   }
   if (!pebbleInstalled()) throw new Error(`the pebble package installed no ${PEBBLE_BIN} or ${CHALLTESTSRV_BIN}`);
   log('installed');

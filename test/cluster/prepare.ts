@@ -1,9 +1,9 @@
 // Builds a real kube-apiserver from Debian's kubernetes source package once per machine and
 // caches it outside the work tree; also installs etcd. Run directly, or call ensureApiserver().
-import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCommand } from '../support/run-command.ts';
 
 // The Debian bookworm source package carries this upstream release; the binary is keyed by it.
 export const KUBE_VERSION = '1.20.2';
@@ -21,49 +21,11 @@ function log(msg: string): void {
   console.log(`[test-cluster prepare] ${msg}`);
 }
 
-interface RunOptions {
-  cwd?: string;
-  env?: NodeJS.ProcessEnv;
-  logFile?: string;
-  timeoutMs?: number;
-}
-
-// Runs a command to completion; output goes to a log file when given (builds are chatty) and
-// is captured otherwise. Rejects on a non-zero exit or when the time limit passes.
-function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    const sink = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
-    const collect = (b: Buffer): void => {
-      if (sink) sink.write(b);
-      else chunks.push(b);
-    };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 10 * 60_000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      sink?.end();
-      const out = Buffer.concat(chunks).toString('utf8');
-      if (code === 0) resolvePromise(out);
-      else {
-        const where = opts.logFile ? ` (see ${opts.logFile})` : `:\n${out.slice(-4000)}`;
-        reject(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}${where}`));
-      }
-    });
-  });
-}
-
 // True when the cached binary is there and actually executes; a half-copied file fails this.
 export async function apiserverWorks(bin = APISERVER_BIN): Promise<string | undefined> {
   if (!existsSync(bin)) return undefined;
   try {
-    return (await run(bin, ['--version'], { timeoutMs: 30_000 })).trim();
+    return (await runCommand(bin, ['--version'], { timeoutMs: 30_000 })).trim();
   } catch {
     return undefined;
   }
@@ -71,7 +33,7 @@ export async function apiserverWorks(bin = APISERVER_BIN): Promise<string | unde
 
 async function isInstalled(pkg: string): Promise<boolean> {
   try {
-    const out = await run('dpkg-query', ['-W', '-f=${Status}', pkg], { timeoutMs: 30_000 });
+    const out = await runCommand('dpkg-query', ['-W', '-f=${Status}', pkg], { timeoutMs: 30_000 });
     return out.includes('install ok installed');
   } catch {
     return false;
@@ -198,12 +160,12 @@ async function build(): Promise<void> {
   // One update serves both: the new deb-src index and fresh package lists for the installs.
   if (addedDebSrc || missing.length > 0 || !haveSourceIndex()) {
     log('apt-get update');
-    await run('apt-get', ['update'], { logFile: buildLog, timeoutMs: 10 * 60_000 });
+    await runCommand('apt-get', ['update'], { logFile: buildLog, timeoutMs: 10 * 60_000 });
   }
   const aptEnv = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   if (missing.length > 0) {
     log(`apt-get install ${missing.join(' ')}`);
-    await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env: aptEnv, logFile: buildLog, timeoutMs: 15 * 60_000 });
+    await runCommand('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env: aptEnv, logFile: buildLog, timeoutMs: 15 * 60_000 });
   }
   if (!existsSync(ETCD_BIN)) throw new Error(`${ETCD_BIN} missing after installing etcd-server`);
 
@@ -213,7 +175,7 @@ async function build(): Promise<void> {
     rmSync(srcParent, { recursive: true, force: true });
     mkdirSync(srcParent, { recursive: true });
     log(`apt-get source kubernetes into ${srcParent}`);
-    await run('apt-get', ['source', 'kubernetes'], { cwd: srcParent, env: aptEnv, logFile: buildLog, timeoutMs: 15 * 60_000 });
+    await runCommand('apt-get', ['source', 'kubernetes'], { cwd: srcParent, env: aptEnv, logFile: buildLog, timeoutMs: 15 * 60_000 });
     tree = findTree(srcParent);
     if (!tree) throw new Error(`apt-get source left no kubernetes-* tree in ${srcParent}`);
   }
@@ -224,7 +186,7 @@ async function build(): Promise<void> {
   const vendored = join(tree, 'vendor/github.com/modern-go/reflect2');
   if (!existsSync(REFLECT2_SRC)) throw new Error(`${REFLECT2_SRC} missing; is golang-github-modern-go-reflect2-dev installed?`);
   log('replacing vendored github.com/modern-go/reflect2 with Debian 1.0.2');
-  await run('rsync', ['-a', '--delete', '--exclude=go.mod', '--exclude=go.sum', `${REFLECT2_SRC}/`, `${vendored}/`], { logFile: buildLog });
+  await runCommand('rsync', ['-a', '--delete', '--exclude=go.mod', '--exclude=go.sum', `${REFLECT2_SRC}/`, `${vendored}/`], { logFile: buildLog });
 
   const gopath = join(tree, '.go');
   const link = join(gopath, 'src/k8s.io/kubernetes');
@@ -245,7 +207,7 @@ async function build(): Promise<void> {
   };
   log(`make WHAT=cmd/kube-apiserver (several minutes; log: ${buildLog})`);
   const started = Date.now();
-  await run('make', ['WHAT=cmd/kube-apiserver'], { cwd: link, env, logFile: buildLog, timeoutMs: BUILD_TIMEOUT_MS });
+  await runCommand('make', ['WHAT=cmd/kube-apiserver'], { cwd: link, env, logFile: buildLog, timeoutMs: BUILD_TIMEOUT_MS });
   log(`make finished in ${Math.round((Date.now() - started) / 1000)} s`);
 
   const built = [join(tree, '_output/local/bin/linux/amd64/kube-apiserver'), join(tree, '_output/bin/kube-apiserver')].find((p) => existsSync(p));
@@ -257,7 +219,7 @@ async function build(): Promise<void> {
   renameSync(tmp, APISERVER_BIN);
   const version = await apiserverWorks();
   if (!version) throw new Error(`built ${APISERVER_BIN} does not run --version`);
-  const goVersion = (await run('go', ['version'], { env })).trim();
+  const goVersion = (await runCommand('go', ['version'], { env })).trim();
   writeFileSync(`${APISERVER_BIN}.stamp`, JSON.stringify({ version, goVersion, tree, builtAt: new Date().toISOString() }, null, 2) + '\n');
   log(`cached ${APISERVER_BIN} (${version})`);
 }

@@ -2,7 +2,7 @@
 // front end's "where does this request go". Backend runtimes (pools, balancer state) survive swaps by key.
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { http01Token, type AcmeChallengeAnswers } from '../src/acme/challenge-book.ts';
+import { HTTP01_PATH_PREFIX, http01Token, type AcmeChallengeAnswers } from '../src/acme/challenge-book.ts';
 import type { Logger } from '../src/log.ts';
 import type { WharfMetrics } from '../src/metrics.ts';
 import type { Backend, BackendKey, Route, RoutingTable } from '../src/model/table.ts';
@@ -207,7 +207,7 @@ export class Dataplane implements Decider {
 
   decide(head: RequestHead, ctx: RequestContext): Decision {
     // ACME HTTP-01 before routes, redirects and source ranges: those must never block validation.
-    if (this.opts.acmeChallenges !== undefined && head.path.startsWith('/.well-known/acme-challenge/')) {
+    if (this.opts.acmeChallenges !== undefined && head.path.startsWith(HTTP01_PATH_PREFIX)) {
       const answer = acmeHttp01(this.opts.acmeChallenges, head.path);
       if (answer !== undefined) return answer;
     }

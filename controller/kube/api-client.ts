@@ -20,6 +20,30 @@ export class ApiError extends Error {
   }
 }
 
+/** The whole body of an answer, as text. */
+export function readBody(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+  });
+}
+
+/** A non-2xx answer as an ApiError, with the message and reason of the server's Status object when it sent one. */
+export function apiErrorOf(verb: string, path: string, status: number, text: string): ApiError {
+  let message = text.slice(0, 300);
+  let reason: string | undefined;
+  try {
+    const s = JSON.parse(text) as { message?: string; reason?: string };
+    message = s.message ?? message;
+    reason = s.reason;
+  } catch {
+    // Not a Status object (a proxy in between, say); the raw text is the best we have.
+  }
+  return new ApiError(status, `${verb} ${path}: ${status} ${message}`, reason);
+}
+
 export interface WatchEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
   object: Record<string, unknown>;
@@ -79,27 +103,7 @@ export function createKubeApi(kc: KubeConfig): KubeApi {
     });
   };
 
-  const readBody = (res: IncomingMessage): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-      res.on('error', reject);
-    });
-
-  const failure = async (path: string, res: IncomingMessage): Promise<ApiError> => {
-    const text = await readBody(res).catch(() => '');
-    let message = text.slice(0, 300);
-    let reason: string | undefined;
-    try {
-      const status = JSON.parse(text) as { message?: string; reason?: string };
-      message = status.message ?? message;
-      reason = status.reason;
-    } catch {
-      // Not a Status object (a proxy in between, say); the raw text is the best we have.
-    }
-    return new ApiError(res.statusCode ?? 0, `GET ${path}: ${res.statusCode} ${message}`, reason);
-  };
+  const failure = async (path: string, res: IncomingMessage): Promise<ApiError> => apiErrorOf('GET', path, res.statusCode ?? 0, await readBody(res).catch(() => ''));
 
   return {
     server,

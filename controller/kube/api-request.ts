@@ -3,7 +3,7 @@
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ApiError } from './api-client.ts';
+import { apiErrorOf, readBody } from './api-client.ts';
 
 export type Verb = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -39,24 +39,10 @@ export function createKubeRequester(kc: KubeConfig, timeoutMs = REQUEST_TIMEOUT_
         req.on('error', reject);
         req.end(payload);
       });
-      const text = await new Promise<string>((resolve, reject) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-        res.on('error', reject);
-      });
+      const text = await readBody(res);
       const status = res.statusCode ?? 0;
       if (status >= 200 && status < 300) return text === '' ? undefined : (JSON.parse(text) as unknown);
-      let message = text.slice(0, 300);
-      let reason: string | undefined;
-      try {
-        const s = JSON.parse(text) as { message?: string; reason?: string };
-        message = s.message ?? message;
-        reason = s.reason;
-      } catch {
-        // Not a Status object; the raw text is the best we have.
-      }
-      throw new ApiError(status, `${verb} ${path}: ${status} ${message}`, reason);
+      throw apiErrorOf(verb, path, status, text);
     },
   };
 }

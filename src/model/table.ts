@@ -1,6 +1,7 @@
 // The routing table: what translate() produces and the proxy applies. Plain JSON, no classes,
 // so it can be compared in golden tests, logged on the admin API and swapped as one reference.
 import type { Diagnostic, ObjectRef } from './diagnostics.ts';
+import type { L4Listener, PassthroughHost } from './l4.ts';
 
 /** Stable identity of a backend: `ns/service:port`, plus `#<hash>` when its policy is not the default. */
 export type BackendKey = string;
@@ -114,6 +115,10 @@ export interface RoutingTable {
   /** Catch-all: an Ingress with only a defaultBackend, else --default-backend-service; none means 404. */
   defaultBackend?: BackendKey;
   backends: Record<BackendKey, Backend>;
+  /** TCP and UDP listeners, sorted by key; absent when there are none. */
+  l4?: L4Listener[];
+  /** TLS passthrough hosts on the HTTPS port, sorted by host; absent when there are none. */
+  passthrough?: PassthroughHost[];
 }
 
 export interface CertificateRef {
@@ -130,6 +135,14 @@ export interface TranslateOptions {
   controllerClass: string;
   /** `ns/name` of the Service for unmatched requests (`--default-backend-service`). */
   defaultBackendService?: string;
+  /** `ns/name` of the ConfigMap of TCP services (`--tcp-services-configmap`). */
+  tcpServicesConfigMap?: string;
+  /** `ns/name` of the ConfigMap of UDP services (`--udp-services-configmap`). */
+  udpServicesConfigMap?: string;
+  /** Serve LoadBalancer Services that name no `spec.loadBalancerClass` too (`--lb-default-class`). */
+  lbDefaultClass?: boolean;
+  /** Ports wharf itself listens on (HTTP, HTTPS, admin): an L4 listener asking for one is refused with a diagnostic. */
+  reservedPorts?: number[];
 }
 
 export interface TranslateResult {
@@ -138,4 +151,6 @@ export interface TranslateResult {
   diagnostics: Diagnostic[];
   /** Ingresses wharf serves (and so writes status on), sorted `ns/name`. */
   served: string[];
+  /** LoadBalancer Services wharf serves (and so writes status on), sorted `ns/name`; absent when none. */
+  loadBalancers?: string[];
 }

@@ -33,7 +33,7 @@ export function tempPaths(dir: string): string {
  * The backend: /small answers 19 bytes, /64k a 64 KiB file, /upload reads the whole request body into
  * memory and answers with $request_length (head + body bytes read), so a check can prove 1 MiB arrived.
  */
-export function backendConfig(dir: string, port: number, echoModule: string): string {
+export function backendConfig(dir: string, port: number, echoModule: string, extraLocations = ''): string {
   return `${commonHead(dir, [echoModule])}http {
   access_log off;
   default_type application/octet-stream;
@@ -51,7 +51,7 @@ ${tempPaths(dir)}  sendfile on;
       echo_read_request_body;
       echo $request_length;
     }
-  }
+${extraLocations}  }
 }
 `;
 }

@@ -65,12 +65,12 @@ export interface Ratio {
   p99: number;
 }
 
-/** wharf/nginx for every scenario and tool both targets ran. */
-export function ratios(measurements: readonly Measurement[]): Ratio[] {
+/** wharf/peer (nginx unless said) for every scenario and tool both targets ran. */
+export function ratios(measurements: readonly Measurement[], peerName = 'nginx'): Ratio[] {
   const out: Ratio[] = [];
   for (const m of measurements) {
     if (m.target !== 'wharf') continue;
-    const peer = measurements.find((n) => n.target === 'nginx' && n.scenario === m.scenario && n.tool === m.tool);
+    const peer = measurements.find((n) => n.target === peerName && n.scenario === m.scenario && n.tool === m.tool);
     if (peer === undefined) continue;
     out.push({ scenario: m.scenario, tool: m.tool, rps: m.rps / peer.rps, p99: m.p99Ms / peer.p99Ms });
   }
@@ -92,20 +92,20 @@ export function verdict(list: readonly Ratio[]): { pass: boolean; line: string }
   };
 }
 
-function fmtRatio(n: number): string {
+export function fmtRatio(n: number): string {
   return Number.isFinite(n) ? n.toFixed(2) : '-';
 }
 
-function fmtRps(n: number): string {
+export function fmtRps(n: number): string {
   return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-';
 }
 
-function fmtMs(n: number): string {
+export function fmtMs(n: number): string {
   if (!Number.isFinite(n)) return '-';
   return n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0);
 }
 
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }

@@ -1,7 +1,9 @@
 // Unit tests for the L4 part of translate(): the tcp/udp-services entry parser, which Services are
-// ours as a load balancer, L4 backend keys, and the endpoint short path keeping a UDP backend on UDP.
+// ours as a load balancer (and the --lb-default-class flag), L4 backend keys, and the endpoint short path.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { parseServeArgs } from '../src/config/parse.ts';
+import { WharfError } from '../src/errors.ts';
 import type { Service } from '../src/model/kube.ts';
 import { emptySnapshot } from '../src/model/snapshot.ts';
 import { backendKey } from '../src/translate/backends.ts';
@@ -128,5 +130,16 @@ endpoints: [{ addresses: ["10.0.0.1"] }]
     assert.equal(fresh[udpKey]!.endpoints[0]!.port, 6054);
     assert.equal(fresh[tcpKey]!.endpoints[0]!.port, 5053);
     assert.deepEqual(fresh[udpKey], { ...translate(snapshotFromYaml(yaml(6054)), DEFAULT_OPTIONS).table.backends[udpKey] });
+  });
+});
+
+describe('--lb-default-class', () => {
+  test('a real boolean: off by default, on alone or with =true, from WHARF_LB_DEFAULT_CLASS, nothing else', () => {
+    assert.equal(parseServeArgs([], {}).config.lbDefaultClass, false);
+    assert.equal(parseServeArgs(['--lb-default-class'], {}).config.lbDefaultClass, true);
+    assert.equal(parseServeArgs(['--lb-default-class=true'], {}).config.lbDefaultClass, true);
+    assert.equal(parseServeArgs(['--lb-default-class=false'], { WHARF_LB_DEFAULT_CLASS: 'true' }).config.lbDefaultClass, false);
+    assert.equal(parseServeArgs([], { WHARF_LB_DEFAULT_CLASS: 'true' }).config.lbDefaultClass, true);
+    assert.throws(() => parseServeArgs(['--lb-default-class=yes'], {}), (err: unknown) => err instanceof WharfError && /flag --lb-default-class: "yes" is not true or false/.test(err.message));
   });
 });

@@ -110,7 +110,7 @@ function targetProblem(b: L4Builder, entry: L4Entry, request: BackendRequest, re
   }
   if (probe.unavailable === 'portMissing') {
     const ports = (b.index.services.get(objectKey(entry.namespace, entry.service))?.spec?.ports ?? [])
-      .map((p) => `${p.name ? `${p.name} (${p.port}/${p.protocol ?? 'TCP'})` : `${p.port}/${p.protocol ?? 'TCP'}`}`).join(', ') || 'none';
+      .map((p) => (p.name ? `${p.name} (${p.port}/${p.protocol ?? 'TCP'})` : `${p.port}/${p.protocol ?? 'TCP'}`)).join(', ') || 'none';
     const what = typeof entry.servicePort === 'number' ? `${protocol} port ${entry.servicePort}` : `${protocol} port named ${JSON.stringify(entry.servicePort)}`;
     b.diagnostics.push(diag(ref, 'WHARF_E_SERVICE_PORT', field, `Service ${name} has no ${what} (it has: ${ports}), so port ${entry.listenPort}/${protocol} is not served; use one of its ports.`));
     return true;

@@ -128,6 +128,10 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
         ingressClass: config.ingressClass,
         controllerClass: config.controllerClass,
         defaultBackendService: config.defaultBackendService ? `${config.defaultBackendService.namespace}/${config.defaultBackendService.name}` : undefined,
+        tcpServicesConfigMap: config.tcpServicesConfigmap ? `${config.tcpServicesConfigmap.namespace}/${config.tcpServicesConfigmap.name}` : undefined,
+        udpServicesConfigMap: config.udpServicesConfigmap ? `${config.udpServicesConfigmap.namespace}/${config.udpServicesConfigmap.name}` : undefined,
+        lbDefaultClass: config.lbDefaultClass,
+        reservedPorts: [config.httpPort, config.httpsPort, config.adminPort],
       });
       const certs = resolveCertificates(result.certificates, snapshot.secrets, new Date());
       const chosenDefault = config.defaultSslCertificate ? resolveDefaultCertificate(config.defaultSslCertificate, snapshot.secrets, new Date()) : undefined;

@@ -30,6 +30,7 @@ export const SERVE_FLAGS = [
   { name: 'default-ssl-certificate', type: 'nsname', help: 'NS/NAME of the kubernetes.io/tls Secret served when no other certificate matches (default: a self-signed certificate made at start).' },
   { name: 'tcp-services-configmap', type: 'nsname', help: 'NS/NAME of the ConfigMap of TCP services ("<port>": "<ns>/<svc>:<port>[:PROXY][:PROXY]").' },
   { name: 'udp-services-configmap', type: 'nsname', help: 'NS/NAME of the ConfigMap of UDP services ("<port>": "<ns>/<svc>:<port>").' },
+  { name: 'lb-default-class', type: 'boolean', default: 'false', help: 'Also serve LoadBalancer Services that name no spec.loadBalancerClass (those naming wharf.dev/lb are always served).' },
   { name: 'acme-directory', type: 'string', help: 'ACME directory URL (https) of the issuer for Ingresses annotated wharf.dev/acme: "true" (e.g. https://acme-v02.api.letsencrypt.org/directory). Without it, ACME is off.' },
   { name: 'acme-email', type: 'string', help: 'Contact e-mail address registered with the ACME account.' },
   { name: 'acme-eab-kid', type: 'string', help: 'External account binding key ID, for issuers that require one (with --acme-eab-hmac-key).' },

@@ -29,6 +29,8 @@ export interface ServeConfig {
   defaultSslCertificate?: NamespacedName;
   tcpServicesConfigmap?: NamespacedName;
   udpServicesConfigmap?: NamespacedName;
+  /** --lb-default-class: serve LoadBalancer Services without spec.loadBalancerClass too. */
+  lbDefaultClass: boolean;
   acmeDirectory?: string;
   acmeEmail?: string;
   acmeEabKid?: string;
@@ -66,7 +68,7 @@ export function parseNamespacedName(value: string, where: string): NamespacedNam
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
 
-function validate(spec: FlagSpec, raw: string, where: string): string | number | NamespacedName {
+function validate(spec: FlagSpec, raw: string, where: string): string | number | boolean | NamespacedName {
   switch (spec.type) {
     case 'duration': {
       const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(raw);
@@ -91,7 +93,7 @@ function validate(spec: FlagSpec, raw: string, where: string): string | number |
       return raw;
     case 'boolean':
       if (raw !== 'true' && raw !== 'false') throw bad(where, `"${raw}" is not true or false`);
-      return raw;
+      return raw === 'true';
   }
 }
 

@@ -24,6 +24,8 @@ export const EVENT_REASONS: Record<ErrorCode, string> = {
   WHARF_E_TLS_EXPIRED: 'TLSCertificateExpired',
   WHARF_E_TLS_HOST_MISMATCH: 'TLSCertificateHostMismatch',
   WHARF_E_CANARY: 'CanaryUnattached',
+  WHARF_E_L4_CONFIG: 'ListenerConfigInvalid',
+  WHARF_E_L4_PORT_CONFLICT: 'ListenerPortConflict',
   WHARF_E_CLASS: 'ClassUnresolved',
   WHARF_E_ACME: 'ACMEOrderFailed',
   WHARF_E_REBUILD: 'RebuildFailed',

@@ -2,7 +2,7 @@
 // Keeping the shape in one place makes every message name its object and field the same way.
 import type { ErrorCode } from '../errors.ts';
 import type { Diagnostic, ObjectRef, Severity } from '../model/diagnostics.ts';
-import type { Ingress } from '../model/kube.ts';
+import type { Ingress, KubeObject } from '../model/kube.ts';
 
 export function ingressRef(ingress: Ingress): ObjectRef {
   return { kind: 'Ingress', namespace: ingress.metadata.namespace ?? 'default', name: ingress.metadata.name };
@@ -39,24 +39,28 @@ export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
     || cmpField(a.field, b.field) || cmp(a.code, b.code) || cmp(a.message, b.message);
 }
 
-function ageOf(ingress: Ingress): number {
-  const t = Date.parse(ingress.metadata.creationTimestamp ?? '');
+function ageOf(object: KubeObject): number {
+  const t = Date.parse(object.metadata.creationTimestamp ?? '');
   return Number.isNaN(t) ? Infinity : t;
 }
 
-function compareAged(ta: number, a: Ingress, tb: number, b: Ingress): number {
+function compareAged(ta: number, a: KubeObject, tb: number, b: KubeObject): number {
   if (ta !== tb) return ta < tb ? -1 : 1;
   return cmp(a.metadata.namespace ?? 'default', b.metadata.namespace ?? 'default') || cmp(a.metadata.name, b.metadata.name);
 }
 
 /**
- * Priority between Ingresses for conflicts: the oldest creationTimestamp wins, then namespace/name.
- * An Ingress without a timestamp (hand-written manifest) counts as newer than any that has one.
+ * Priority between Ingresses (and between LoadBalancer Services) for conflicts: the oldest
+ * creationTimestamp wins, then namespace/name. An object without a timestamp (hand-written manifest)
+ * counts as newer than any that has one.
  * Each timestamp is parsed once (decorate, sort, undecorate): with 5,000 Ingresses a comparator that
  * parsed both sides did ~130,000 Date.parse calls per rebuild and was translate()'s hottest function.
  */
-export function sortByIngressAge(ingresses: readonly Ingress[]): Ingress[] {
-  const aged = ingresses.map((ingress) => ({ t: ageOf(ingress), ingress }));
-  aged.sort((a, b) => compareAged(a.t, a.ingress, b.t, b.ingress));
-  return aged.map((a) => a.ingress);
+export function sortByAge<T extends KubeObject>(objects: readonly T[]): T[] {
+  const aged = objects.map((object) => ({ t: ageOf(object), object }));
+  aged.sort((a, b) => compareAged(a.t, a.object, b.t, b.object));
+  return aged.map((a) => a.object);
 }
+
+/** sortByAge() for Ingresses, the first and most frequent caller. */
+export const sortByIngressAge: (ingresses: readonly Ingress[]) => Ingress[] = sortByAge;

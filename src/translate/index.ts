@@ -12,8 +12,10 @@ import { compareDiagnostics, diag, sortByIngressAge } from './diag.ts';
 import { ANY_HOST } from './hosts.ts';
 import { planIngressCached } from './ingress.ts';
 import type { IngressPlan } from './ingress.ts';
+import { planL4 } from './l4.ts';
 import { mergePlans } from './merge.ts';
 import type { BackendUse } from './merge.ts';
+import { planPassthrough } from './passthrough.ts';
 import { compareMatches } from './paths.ts';
 import { indexSnapshot, objectKey } from './snapshot-index.ts';
 import type { SnapshotIndex } from './snapshot-index.ts';
@@ -21,6 +23,7 @@ import { collectTls } from './tls.ts';
 
 export { renderAnnotationDocs, ANNOTATIONS, ANNOTATION_PREFIX } from './annotations.ts';
 export { backendKey } from './backends.ts';
+export { LB_CLASS, LB_BALANCE_ANNOTATION } from './l4.ts';
 export { compilePathRegex } from './regex.ts';
 
 /** Exact hosts, then wildcards, then `*`; alphabetical within each group. */
@@ -111,9 +114,26 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Transl
       return vh;
     });
 
+  const passthrough = planPassthrough(plans);
+  diagnostics.push(...passthrough.diagnostics);
+  // A passthrough backend is usually a route's too; a use already listed would report its problems twice.
+  if (passthrough.uses.length > 0) {
+    const useId = (u: BackendUse): string => `${backendKey(u.request)} ${u.source.namespace}/${u.source.name} ${u.field}`;
+    const listed = new Set(uses.map(useId));
+    for (const u of passthrough.uses) if (!listed.has(useId(u))) uses.push(u);
+  }
+  const l4 = planL4(index, snapshot.services, options);
+  diagnostics.push(...l4.diagnostics);
+  uses.push(...l4.uses);
+
   const table: RoutingTable = { hosts, backends: resolveBackends(uses, index, diagnostics) };
   if (defaultBackend !== undefined) table.defaultBackend = defaultBackend;
+  // Absent rather than empty, so tables without L4 stay exactly as they were.
+  if (l4.listeners.length > 0) table.l4 = l4.listeners;
+  if (passthrough.hosts.length > 0) table.passthrough = passthrough.hosts;
 
   const served = [...plans, ...canaries].map((p) => `${p.ref.namespace}/${p.ref.name}`).sort();
-  return { table, certificates: tls.certificates, diagnostics: diagnostics.sort(compareDiagnostics), served };
+  const result: TranslateResult = { table, certificates: tls.certificates, diagnostics: diagnostics.sort(compareDiagnostics), served };
+  if (l4.loadBalancers.length > 0) result.loadBalancers = l4.loadBalancers;
+  return result;
 }

@@ -22,6 +22,8 @@ export interface IngressSettings {
   balance: BalancePolicy;
   canary?: CanarySettings;
   aliases: string[];
+  /** `ssl-passthrough`: the rule hosts' TLS goes to the backend unterminated. */
+  passthrough: boolean;
 }
 
 // Headers that frame or route the response: letting a ConfigMap set them would let it corrupt the stream.
@@ -107,7 +109,7 @@ export function buildSettings(ingress: Ingress, parsed: ParsedAnnotations, index
   if (v.appRoot !== undefined) options.appRoot = v.appRoot;
   if (headers !== undefined) options.customHeaders = headers;
 
-  const settings: IngressSettings = { useRegex, options, protocol: v.backendProtocol ?? 'HTTP', balance, aliases: v.serverAlias ?? [] };
+  const settings: IngressSettings = { useRegex, options, protocol: v.backendProtocol ?? 'HTTP', balance, aliases: v.serverAlias ?? [], passthrough: v.sslPassthrough ?? false };
   if (v.canary === true) {
     const canary: CanarySettings = { weight: v.canaryWeight ?? 0 };
     if (v.canaryByHeader !== undefined) canary.byHeader = v.canaryByHeader;

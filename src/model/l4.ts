@@ -18,7 +18,7 @@ export interface L4Listener {
   decodeProxyProtocol: boolean;
   /** Send a PROXY protocol header to the upstream (the second `:PROXY`); TCP only. */
   sendProxyProtocol?: 'v1' | 'v2';
-  /** The ConfigMap (its data key in `field`) or the LoadBalancer Service that asked for this listener. */
+  /** The ConfigMap (the port is its data key) or the LoadBalancer Service that asked for this listener. */
   source: ObjectRef;
   origin: 'configMap' | 'loadBalancer';
 }

@@ -1,5 +1,5 @@
 // L4 end to end against the real kube-apiserver: TCP and UDP services defined both ways (the
-// tcp/udp-services ConfigMaps and a LoadBalancer Service of class wharf.dev/lb) move real bytes, and ports
+// tcp/udp-services ConfigMaps and a LoadBalancer Service) move real bytes, and ports
 // come and go live while a connection on another port keeps flowing.
 import assert from 'node:assert/strict';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
@@ -114,11 +114,13 @@ before(
         { name: 'udp', port: ports.lbUdp, protocol: 'UDP', targetPort: 'udp' },
       ],
     });
-    // A LoadBalancer Service of another class: wharf must not listen for it.
-    await core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'foreign-lb' }, spec: { type: 'LoadBalancer', loadBalancerClass: 'example.com/other', ports: [{ name: 'tcp', port: ports.added, protocol: 'TCP' }] } } });
+    // Not a LoadBalancer: wharf must not listen for it. (Selection by class is covered by translate's golden
+    // cases: kube-apiserver 1.20 predates spec.loadBalancerClass and drops it, so here --lb-default-class
+    // makes the classless Service ours.)
+    await core.createNamespacedService({ namespace: NS, body: { metadata: { name: 'not-lb' }, spec: { type: 'NodePort', ports: [{ name: 'tcp', port: ports.added, protocol: 'TCP' }] } } });
     await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'tcp-services' }, data: { [String(ports.tcp)]: `${NS}/echo:7000` } } });
     await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'udp-services' }, data: { [String(ports.udp)]: `${NS}/echo:udp` } } });
-    wharf = await startKubeWharf(cluster.kubeconfigPath, ['--tcp-services-configmap', `${NS}/tcp-services`, '--udp-services-configmap', `${NS}/udp-services`, '--publish-status-address', STATUS_ADDRESS], { env: { POD_NAMESPACE: NS, POD_NAME: 'l4-test' } });
+    wharf = await startKubeWharf(cluster.kubeconfigPath, ['--tcp-services-configmap', `${NS}/tcp-services`, '--udp-services-configmap', `${NS}/udp-services`, '--publish-status-address', STATUS_ADDRESS, '--lb-default-class'], { env: { POD_NAMESPACE: NS, POD_NAME: 'l4-test' } });
   },
   { timeout: 10 * 60_000 },
 );
@@ -241,21 +243,21 @@ test('a udp-services ConfigMap entry answers each client with its own reply', as
   }
 });
 
-test('a LoadBalancer Service of class wharf.dev/lb is served on its ports and gets the status address', async () => {
+test('a LoadBalancer Service is served on its ports and gets the status address', async () => {
   await eventually(() => tcpWorks(ports.lbTcp), 100, 50);
   const line = await openTcp(ports.lbTcp);
   assert.match(await line.next(), /^pod 127\.0\.0\.[23]$/);
   await echoes(line, 'through the load balancer');
   line.socket.end();
   assert.match(await udpAsk(ports.lbUdp, 'lb-udp'), /^127\.0\.0\.[23] lb-udp$/);
-  // The Service of another class is not ours: nothing listens on its port.
+  // A Service that is not a LoadBalancer is not ours: nothing listens on its port.
   assert.equal(await tcpRefused(ports.added), true);
   await eventually(async () => {
     const svc = await core.readNamespacedServiceStatus({ namespace: NS, name: 'echo-lb' });
     return svc.status?.loadBalancer?.ingress?.[0]?.ip === STATUS_ADDRESS;
   }, 100, 100);
-  const foreign = await core.readNamespacedServiceStatus({ namespace: NS, name: 'foreign-lb' });
-  assert.equal(foreign.status?.loadBalancer?.ingress, undefined, 'no status on a Service of another class');
+  const other = await core.readNamespacedServiceStatus({ namespace: NS, name: 'not-lb' });
+  assert.equal(other.status?.loadBalancer?.ingress, undefined, 'no status on a Service that is not a LoadBalancer');
 });
 
 test('ports are added and removed live; connections on unchanged ports, and on a removed one, keep flowing', async () => {

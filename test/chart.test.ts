@@ -72,8 +72,8 @@ async function lint(values: object): Promise<Run> {
   return runHelm(['lint', '--strict', CHART, '--namespace', NAMESPACE, '-f', valuesFile(values)]);
 }
 
-async function render(values: object): Promise<K8sObject[]> {
-  const r = await runHelm(['template', RELEASE, CHART, '--namespace', NAMESPACE, '-f', valuesFile(values)]);
+async function render(values: object, extraArgs: string[] = []): Promise<K8sObject[]> {
+  const r = await runHelm(['template', RELEASE, CHART, '--namespace', NAMESPACE, '-f', valuesFile(values), ...extraArgs]);
   assert.equal(r.code, 0, `helm template failed:\n${r.stderr}`);
   return parseAllDocuments(r.stdout)
     .map((d) => d.toJS() as K8sObject | null)
@@ -261,6 +261,26 @@ describe('helm chart charts/wharf', () => {
       [['metrics', 10254, 'admin']],
     );
     assert.equal((find(objs, 'PodDisruptionBudget').spec as { minAvailable: number }).minAvailable, 1);
+  });
+
+  test('PodDisruptionBudget: policy/v1 from Kubernetes 1.21 or when the server lists it, policy/v1beta1 on 1.20', async () => {
+    const pdb = { controller: { podDisruptionBudget: { enabled: true, minAvailable: '50%' }, replicaCount: 2 } };
+    const versions: [string[], string][] = [
+      [[], 'policy/v1'],
+      [['--kube-version', '1.21.0'], 'policy/v1'],
+      [['--kube-version', '1.20.2'], 'policy/v1beta1'],
+      [['--kube-version', '1.20.2', '--api-versions', 'policy/v1/PodDisruptionBudget'], 'policy/v1'],
+    ];
+    for (const [args, apiVersion] of versions) {
+      const objs = await render(pdb, args);
+      const budget = find(objs, 'PodDisruptionBudget') as K8sObject & { spec: { minAvailable: string; selector: { matchLabels: Record<string, string> } } };
+      assert.equal(budget.apiVersion, apiVersion, args.join(' '));
+      assert.equal(budget.spec.minAvailable, '50%');
+      const podLabels = (find(objs, 'Deployment').spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
+      assert.deepEqual(budget.spec.selector.matchLabels, podLabels, 'the budget selects the wharf pods');
+    }
+    const l = await runHelm(['lint', '--strict', CHART, '--namespace', NAMESPACE, '--kube-version', '1.20.2', '-f', valuesFile(pdb)]);
+    assert.equal(l.code, 0, `${l.stdout}\n${l.stderr}`);
   });
 
   test('the schema rejects bad values in lint and template', async () => {

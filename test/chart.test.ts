@@ -263,6 +263,27 @@ describe('helm chart charts/wharf', () => {
     assert.equal((find(objs, 'PodDisruptionBudget').spec as { minAvailable: number }).minAvailable, 1);
   });
 
+  test('switches: no RBAC, an existing ServiceAccount, no IngressClass, a default IngressClass, image tag, extra flags', async () => {
+    const objs = await render({
+      rbac: { create: false },
+      serviceAccount: { create: false, name: 'ops' },
+      controller: { ingressClassResource: { enabled: false }, image: { tag: '1.2.3' }, extraArgs: { 'log-format': 'text' } },
+    });
+    assert.deepEqual(objs.map((o) => o.kind).sort(), ['Deployment', 'Service']);
+    const { pod, container } = workload(objs);
+    assert.equal((pod as PodSpec & { serviceAccountName: string }).serviceAccountName, 'ops');
+    assert.equal((container as Container & { image: string }).image, 'ghcr.io/wharf-dev/wharf:1.2.3');
+    assert.ok(container.args.includes('--log-format=text'), container.args.join(' '));
+
+    const byDefault = await render({ controller: { ingressClassResource: { name: 'edge', default: true } } });
+    const ic = find(byDefault, 'IngressClass', 'edge');
+    assert.deepEqual(ic.metadata.annotations, { 'ingressclass.kubernetes.io/is-default-class': 'true' });
+    assert.deepEqual(ic.spec, { controller: 'wharf.dev/ingress-controller' });
+    const { pod: defaultPod, container: defaultContainer } = workload(byDefault);
+    assert.equal((defaultPod as PodSpec & { serviceAccountName: string }).serviceAccountName, FULLNAME);
+    assert.equal((defaultContainer as Container & { image: string }).image, 'ghcr.io/wharf-dev/wharf:0.1.0', 'the tag defaults to appVersion');
+  });
+
   test('PodDisruptionBudget: policy/v1 from Kubernetes 1.21 or when the server lists it, policy/v1beta1 on 1.20', async () => {
     const pdb = { controller: { podDisruptionBudget: { enabled: true, minAvailable: '50%' }, replicaCount: 2 } };
     const versions: [string[], string][] = [

@@ -263,6 +263,41 @@ describe('helm chart charts/wharf', () => {
     assert.equal((find(objs, 'PodDisruptionBudget').spec as { minAvailable: number }).minAvailable, 1);
   });
 
+  test('watchNamespace: the cluster rules on namespaced kinds become a Role there, plus what wharf reads outside it', async () => {
+    const objs = await render({
+      controller: { watchNamespace: 'shop' },
+      defaultTLS: { secret: 'certs/default' },
+      acme: { enabled: true, directory: 'https://acme.example/dir', accountSecret: 'acme/account' },
+    });
+    const doc = loadRbac({ 'election-id': 'wharf-leader' });
+    const clusterScoped = (g: string): boolean => / (ingressclasses|nodes|events) /.test(g);
+    const roleGrants = (namespace: string): string[] => {
+      const role = objs.find((o) => o.kind === 'Role' && o.metadata.namespace === namespace);
+      assert.ok(role, `a Role in ${namespace}`);
+      const binding = objs.find((o) => o.kind === 'RoleBinding' && o.metadata.namespace === namespace) as K8sObject & { subjects: unknown[] };
+      assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: FULLNAME, namespace: NAMESPACE }]);
+      return [...grants(role.rules ?? [])].sort();
+    };
+    assert.deepEqual(
+      objs.filter((o) => o.kind === 'Role').map((o) => o.metadata.namespace).sort(),
+      ['acme', 'certs', NAMESPACE, 'shop'],
+    );
+    assert.deepEqual([...grants(find(objs, 'ClusterRole').rules ?? [])].sort(), [...grants(doc.clusterRules)].filter(clusterScoped).concat([...grants(doc.acmeClusterRules)]).sort());
+    assert.deepEqual(roleGrants('shop'), [...grants(doc.clusterRules)].filter((g) => !clusterScoped(g)).sort());
+    assert.deepEqual(roleGrants(NAMESPACE), [...grants(doc.namespaceRules), `core services get ${FULLNAME}`].sort(), 'and its own Service by name');
+    assert.deepEqual(roleGrants('certs'), ['core secrets list default', 'core secrets watch default']);
+    assert.deepEqual(roleGrants('acme'), [...grants(doc.acmeNamespaceRules)].sort(), 'the ACME challenges next to the account Secret');
+    assert.ok(workload(objs).container.args.includes('--watch-namespace=shop'));
+
+    // Watching the release namespace itself needs nothing outside it.
+    const same = await render({ controller: { watchNamespace: NAMESPACE } });
+    assert.deepEqual(same.filter((o) => o.kind === 'Role').map((o) => o.metadata.namespace), [NAMESPACE]);
+    assert.deepEqual(
+      [...grants(find(same, 'Role').rules ?? [])].sort(),
+      [...grants(doc.clusterRules)].filter((g) => !clusterScoped(g)).concat([...grants(doc.namespaceRules)]).sort(),
+    );
+  });
+
   test('switches: no RBAC, an existing ServiceAccount, no IngressClass, a default IngressClass, image tag, extra flags', async () => {
     const objs = await render({
       rbac: { create: false },

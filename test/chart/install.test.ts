@@ -20,7 +20,9 @@ const CHART = fileURLToPath(new URL('../../charts/wharf', import.meta.url));
 const NAMESPACE = 'ingress';
 const APP_NS = 'shop';
 const FULLNAME = 'edge-wharf';
-const SA_USER = `system:serviceaccount:${NAMESPACE}:${FULLNAME}`;
+/** A second release that watches only APP_NS, from its own namespace. */
+const SOLO = { release: 'solo', namespace: 'solo-system', fullname: 'solo-wharf' };
+const saUser = (namespace: string, name: string): string => `system:serviceaccount:${namespace}:${name}`;
 const NODE = { name: 'node-a', address: '192.0.2.20' };
 
 let cluster: TestCluster | undefined;
@@ -29,7 +31,6 @@ let helm = '';
 let pod: EchoBackend | undefined;
 /** A TCP services port chosen free on loopback: wharf may listen on it. */
 let tcpPort = 0;
-let saKubeconfig = '';
 
 function runHelm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -55,7 +56,7 @@ async function chartRules(): Promise<{ cluster: PolicyRule[]; namespace: PolicyR
 before(
   async () => {
     helm = await ensureHelm();
-    cluster = await startTestCluster({ auditUsers: [SA_USER] });
+    cluster = await startTestCluster({ auditUsers: [saUser(NAMESPACE, FULLNAME), saUser(SOLO.namespace, SOLO.fullname)] });
     kc = new KubeConfig();
     kc.loadFromFile(cluster.kubeconfigPath);
     pod = await startEchoBackend('chart-pod', '127.0.0.72');
@@ -110,12 +111,12 @@ test('helm install into a real apiserver: accepted, and the stored objects hold 
 });
 
 /** A kubeconfig holding a TokenRequest token of the chart's ServiceAccount, as the kubelet would mount it. */
-async function serviceAccountKubeconfig(): Promise<string> {
+async function serviceAccountKubeconfig(namespace: string, name: string): Promise<string> {
   const core = kc.makeApiClient(CoreV1Api);
-  const tr = await core.createNamespacedServiceAccountToken({ name: FULLNAME, namespace: NAMESPACE, body: { spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 3600 } } });
+  const tr = await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 3600 } } });
   const token = tr.status?.token ?? '';
   assert.ok(token, 'TokenRequest returned a token');
-  const path = join(cluster!.dir, 'chart-sa.kubeconfig');
+  const path = join(cluster!.dir, `${namespace}-${name}.kubeconfig`);
   writeFileSync(
     path,
     JSON.stringify({
@@ -129,6 +130,12 @@ async function serviceAccountKubeconfig(): Promise<string> {
     { mode: 0o600 },
   );
   return path;
+}
+
+/** An Ingress `name` for host `<name>.test` to the Service web, of the chart's IngressClass. */
+async function createIngress(name: string): Promise<void> {
+  const paths = [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }];
+  await kc.makeApiClient(NetworkingV1Api).createNamespacedIngress({ namespace: APP_NS, body: { metadata: { name }, spec: { ingressClassName: 'wharf', rules: [{ host: `${name}.test`, http: { paths } }] } } });
 }
 
 /** An application behind the chart's IngressClass: a headless Service, its EndpointSlice at the loopback "pod", an Ingress. */
@@ -152,7 +159,7 @@ async function createApplication(backend: EchoBackend): Promise<void> {
     },
   });
   const rule = (host: string, service: string) => ({ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: service, port: { number: 80 } } } }] } });
-  await networking.createNamespacedIngress({ namespace: APP_NS, body: { metadata: { name: 'web' }, spec: { ingressClassName: 'wharf', rules: [rule('web.test', 'web')] } } });
+  await createIngress('web');
   // A problem wharf reports as an Event (events create).
   await networking.createNamespacedIngress({ namespace: APP_NS, body: { metadata: { name: 'broken' }, spec: { ingressClassName: 'wharf', rules: [rule('broken.test', 'missing')] } } });
 }
@@ -173,42 +180,51 @@ interface AuditEntry {
   requestURI: string;
 }
 
-function auditOfServiceAccount(): AuditEntry[] {
+function auditOf(user: string): AuditEntry[] {
   return readFileSync(cluster!.auditLog as string, 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as AuditEntry)
-    .filter((e) => e.user.username === SA_USER && e.objectRef?.resource !== undefined);
+    .filter((e) => e.user.username === user && e.objectRef?.resource !== undefined);
 }
 
-test('wharf with the chart ServiceAccount token and the Deployment args serves an Ingress end to end, never denied', { timeout: 5 * 60_000 }, async () => {
-  await createApplication(pod as EchoBackend);
-  saKubeconfig = await serviceAccountKubeconfig();
-  const dep = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: FULLNAME, namespace: NAMESPACE });
+/**
+ * Runs wharf as the release's pod would: the Deployment's args (loopback listeners instead of the
+ * container ports), the downward API's environment, a TokenRequest token of its ServiceAccount.
+ * It must serve `ingress` (host `<ingress>.test`) end to end, write its status, record the Event of
+ * the broken Ingress, hold the Lease, and never be refused by the API (audit log and metrics).
+ */
+async function serveAsRelease(namespace: string, fullname: string, ingress: string): Promise<void> {
+  const kubeconfig = await serviceAccountKubeconfig(namespace, fullname);
+  const dep = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: fullname, namespace });
+  assert.equal(dep.spec?.template.spec?.serviceAccountName, fullname);
   const container = dep.spec?.template.spec?.containers[0] as V1Container;
-  // The pod's args, with loopback listeners instead of the container ports.
   const chartArgs = (container.args ?? []).filter((a) => !/^--(http|https|admin)-port=/.test(a));
   assert.equal(chartArgs[0], 'serve');
-  // What the downward API of a real pod gives, as the chart asks for it.
   assert.deepEqual(container.env?.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]), [['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace'], ['NODE_NAME', 'spec.nodeName']]);
-  const env = { POD_NAME: `${FULLNAME}-0`, POD_NAMESPACE: NAMESPACE, NODE_NAME: NODE.name };
+  const env = { POD_NAME: `${fullname}-0`, POD_NAMESPACE: namespace, NODE_NAME: NODE.name };
+  const host = `${ingress}.test`;
+  const core = kc.makeApiClient(CoreV1Api);
+  const brokenEventCount = async (): Promise<number> =>
+    (await core.listNamespacedEvent({ namespace: APP_NS })).items.filter((e) => e.involvedObject.name === 'broken' && e.type === 'Warning').reduce((n, e) => n + (e.count ?? 1), 0);
+  const eventsBefore = await brokenEventCount();
 
   let wharf: WharfProcess | undefined;
   try {
-    wharf = await startWharfProcess([...chartArgs.slice(1), '--kubeconfig', saKubeconfig], env);
+    wharf = await startWharfProcess([...chartArgs.slice(1), '--kubeconfig', kubeconfig], env);
     const running = wharf;
-    await eventually(async () => (await get(running.http, 'web.test', '/')).status === 200, 300, 100);
-    const reply = await get(running.http, 'web.test', '/orders');
+    await eventually(async () => (await get(running.http, host, '/')).status === 200, 300, 100);
+    const reply = await get(running.http, host, '/orders');
     assert.equal((JSON.parse(reply.body) as { backend: string; url: string }).backend, 'chart-pod');
-    // Status from the node's address (nodes get, ingresses/status patch, the Lease), and an Event.
+    // Status from the node's address (nodes get, the publish Service, ingresses/status patch, the Lease), and an Event.
     const networking = kc.makeApiClient(NetworkingV1Api);
     await eventually(async () => {
-      const ing = await networking.readNamespacedIngress({ namespace: APP_NS, name: 'web' });
+      const ing = await networking.readNamespacedIngress({ namespace: APP_NS, name: ingress });
       return ing.status?.loadBalancer?.ingress?.some((i) => i.ip === NODE.address) === true;
     }, 300, 100);
-    const core = kc.makeApiClient(CoreV1Api);
-    await eventually(async () => (await core.listNamespacedEvent({ namespace: APP_NS })).items.some((e) => e.involvedObject.name === 'broken' && e.type === 'Warning'), 300, 100);
-    const lease = await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: 'coordination.k8s.io', version: 'v1', namespace: NAMESPACE, plural: 'leases', name: 'wharf-leader' });
+    // The Event of the broken Ingress is created, or when a run before made it, its count patched.
+    await eventually(async () => (await brokenEventCount()) > eventsBefore, 300, 100);
+    const lease = await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: 'coordination.k8s.io', version: 'v1', namespace, plural: 'leases', name: 'wharf-leader' });
     assert.equal((lease as { spec: { holderIdentity: string } }).spec.holderIdentity, env.POD_NAME);
 
     const metrics = await (await fetch(`http://127.0.0.1:${running.admin}/metrics`)).text();
@@ -218,16 +234,20 @@ test('wharf with the chart ServiceAccount token and the Deployment args serves a
     await wharf?.stop();
   }
 
-  const entries = auditOfServiceAccount();
+  const entries = auditOf(saUser(namespace, fullname));
   assert.ok(entries.length > 0, 'the audit log recorded the chart ServiceAccount');
   assert.deepEqual(entries.filter((e) => e.responseStatus?.code === 403).map((e) => `${e.verb} ${e.requestURI}`), [], 'no request was forbidden');
+}
+
+test('wharf with the chart ServiceAccount token and the Deployment args serves an Ingress end to end, never denied', { timeout: 5 * 60_000 }, async () => {
+  await createApplication(pod as EchoBackend);
+  await serveAsRelease(NAMESPACE, FULLNAME, 'web');
 });
 
 test('the chart ServiceAccount holds the documented rules and nothing more', async () => {
   const doc = loadRbac({ 'election-id': 'wharf-leader', 'tcp-services-configmap': `${FULLNAME}-tcp` });
-  if (saKubeconfig === '') saKubeconfig = await serviceAccountKubeconfig();
   const saKc = new KubeConfig();
-  saKc.loadFromFile(saKubeconfig);
+  saKc.loadFromFile(await serviceAccountKubeconfig(NAMESPACE, FULLNAME));
   const auth = saKc.makeApiClient(AuthorizationV1Api);
   // Self reviews are every authenticated user's, not the chart's.
   const notBuiltIn = (r: PolicyRule): boolean => !r.apiGroups.includes('authorization.k8s.io');
@@ -271,4 +291,23 @@ test('helm uninstall removes what the chart made', async () => {
   assert.equal(uninstall.code, 0, uninstall.stderr);
   await assert.rejects(kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: FULLNAME, namespace: NAMESPACE }), /404|not found/i);
   await assert.rejects(kc.makeApiClient(RbacAuthorizationV1Api).readClusterRole({ name: FULLNAME }), /404|not found/i);
+});
+
+test('with controller.watchNamespace, the Roles the chart makes are enough: wharf serves from another namespace, never denied', { timeout: 5 * 60_000 }, async () => {
+  const install = await runHelm(['install', SOLO.release, CHART, '--namespace', SOLO.namespace, '--create-namespace', '--set', `controller.watchNamespace=${APP_NS}`]);
+  assert.equal(install.code, 0, install.stderr);
+  const rbacApi = kc.makeApiClient(RbacAuthorizationV1Api);
+  // Namespaced kinds only in the watched namespace; the publish Service read by name at home.
+  const watched = (await rbacApi.readNamespacedRole({ name: SOLO.fullname, namespace: APP_NS })).rules as PolicyRule[];
+  assert.ok(sorted(watched).includes('core secrets list'), sorted(watched).join('; '));
+  const home = (await rbacApi.readNamespacedRole({ name: SOLO.fullname, namespace: SOLO.namespace })).rules as PolicyRule[];
+  assert.ok(sorted(home).includes(`core services get ${SOLO.fullname}`), sorted(home).join('; '));
+  assert.ok(!sorted((await rbacApi.readClusterRole({ name: SOLO.fullname })).rules as PolicyRule[]).some((g) => / (secrets|services|ingresses) /.test(g)), 'no Secrets, Services or Ingresses cluster-wide');
+
+  // A fresh Ingress, so the status this wharf writes is its own.
+  await createIngress('solo');
+  await serveAsRelease(SOLO.namespace, SOLO.fullname, 'solo');
+
+  const uninstall = await runHelm(['uninstall', SOLO.release, '--namespace', SOLO.namespace]);
+  assert.equal(uninstall.code, 0, uninstall.stderr);
 });

@@ -10,8 +10,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # --omit=dev: no linters, compilers or test tools. --ignore-scripts: the only install script among
 # the dependencies is the npm package `node`'s, which would download a second Node; the image runs
-# on the base image's Node instead.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# on the base image's Node instead. npm's cache stays behind in this stage, which the image drops.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production

@@ -88,7 +88,12 @@ export function copies(stage: Stage): CopyInstruction[] {
     });
 }
 
+/** What a RUN may be when it runs on the host rather than in a container: an `npm ci` and its flags. */
+export const HOST_SAFE_RUN = /^npm ci( --[a-z-]+(=[\w.-]+)?)*$/;
+
 function run(command: string, cwd: string, env: NodeJS.ProcessEnv): Promise<void> {
+  // Anything else could reach outside the scratch directory (npm cache clean, rm, apt-get...).
+  if (!HOST_SAFE_RUN.test(command)) return Promise.reject(new Error(`RUN ${command}: not run on the host; only npm ci with flags is`));
   return new Promise((resolve, reject) => {
     execFile('sh', ['-c', command], { cwd, env, timeout: 5 * 60_000, maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
       if (err === null) resolve();

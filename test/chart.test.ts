@@ -117,7 +117,8 @@ interface ServiceSpec {
   ports: { name: string; port: number; targetPort: string; nodePort?: number; protocol: string }[];
 }
 
-const DAEMONSET = { controller: { kind: 'DaemonSet', hostNetwork: true } };
+// With hostNetwork the pods bind the node's ports themselves: no node ports on the Service.
+const DAEMONSET = { controller: { kind: 'DaemonSet', hostNetwork: true, service: { type: 'ClusterIP' } } };
 const LOADBALANCER = { controller: { service: { type: 'LoadBalancer', loadBalancerClass: 'example.com/lb' } } };
 const L4 = { controller: { tcp: { '5432': 'db/postgres:5432', '2222': 'git/ssh:22:PROXY' }, udp: { '53': 'kube-system/dns:53' } } };
 const ACME_METRICS = {
@@ -205,6 +206,18 @@ describe('helm chart charts/wharf', () => {
     assert.equal(pod.hostNetwork, true);
     assert.equal((pod as PodSpec & { dnsPolicy?: string }).dnsPolicy, 'ClusterFirstWithHostNet');
     assert.equal((find(objs, 'DaemonSet').spec as { replicas?: number }).replicas, undefined);
+    assert.ok((find(objs, 'Service').spec as unknown as ServiceSpec).ports.every((p) => p.nodePort === undefined), 'no node ports');
+
+    const notes = await runHelm(['install', RELEASE, CHART, '--namespace', NAMESPACE, '--dry-run=client', '-f', valuesFile(DAEMONSET)]);
+    assert.equal(notes.code, 0, notes.stderr);
+    assert.match(notes.stdout, /node's own ports[^]*curl http:\/\/<node-ip>:30799\/[^]*curl -k https:\/\/<node-ip>:31522\//);
+
+    // A NodePort Service would claim on every node the very ports the pods bind there.
+    const clash = await runHelm(['template', RELEASE, CHART, '--namespace', NAMESPACE, '-f', valuesFile({ controller: { kind: 'DaemonSet', hostNetwork: true } })]);
+    assert.notEqual(clash.code, 0, 'hostNetwork with node ports equal to the pod ports is refused');
+    assert.match(clash.stderr, /controller\.hostNetwork: .*set controller\.service\.type=ClusterIP/);
+    const moved = await render({ controller: { hostNetwork: true, containerPorts: { http: 8080, https: 8443, admin: 10254 } } });
+    assert.deepEqual((find(moved, 'Service').spec as unknown as ServiceSpec).ports.map((p) => [p.nodePort, p.targetPort]), [[30799, 'http'], [31522, 'https']]);
   });
 
   test('Service type LoadBalancer with loadBalancerClass', async () => {

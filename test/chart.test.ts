@@ -138,7 +138,7 @@ describe('helm chart charts/wharf', () => {
     if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const [name, values] of Object.entries({ default: {}, daemonset: DAEMONSET, loadbalancer: LOADBALANCER, l4: L4, 'acme+metrics': ACME_METRICS })) {
+  for (const [name, values] of Object.entries({ default: {}, daemonset: DAEMONSET, loadbalancer: LOADBALANCER, l4: L4, 'acme+metrics': ACME_METRICS, 'watch-namespace': { controller: { watchNamespace: 'shop' } } })) {
     test(`helm lint --strict passes: ${name}`, async () => {
       const r = await lint(values);
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);

@@ -1,6 +1,5 @@
-// The container image, proven without a Docker daemon: the Dockerfile's shape (pinned Node 24 slim,
-// production dependencies only, non-root, ports, entrypoint), and that the files its runtime stage
-// holds are enough: laid out on the host, `wharf serve` runs from them as uid 65532 and serves.
+// The container image without a Docker daemon: the Dockerfile's shape (pinned Node 24 slim, production
+// dependencies, non-root, ports, entrypoint), and its runtime stage laid out on the host serves as uid 65532.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

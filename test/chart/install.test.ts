@@ -1,6 +1,5 @@
-// `helm install` of charts/wharf into the real test apiserver: the objects the chart renders are
-// accepted as they are, read back they hold what we set, and wharf run with the chart's own
-// ServiceAccount token and the Deployment's own args serves an Ingress end to end, never denied.
+// `helm install` of charts/wharf into the real test apiserver, objects read back; then wharf, run with
+// the chart's ServiceAccount token and the Deployment's args, serves an Ingress end to end, never denied.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';

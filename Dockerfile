@@ -29,7 +29,7 @@ COPY controller ./controller
 USER 65532:65532
 # http, https and the admin server (/healthz, /readyz, /metrics): the chart's containerPorts.
 EXPOSE 30799 31522 10254
-# Node as PID 1 directly: bin/wharf.js re-executes itself with wharf's heap flags (same PID) and
+# The chart's preStop hook runs the base image's `sleep`. Node as PID 1 directly: bin/wharf.js re-executes itself with wharf's heap flags (same PID) and
 # wharf drains connections on SIGTERM itself. The chart passes `serve` and its flags as args.
 ENTRYPOINT ["node", "/app/bin/wharf.js"]
 CMD ["serve"]

@@ -173,7 +173,10 @@ describe('helm chart charts/wharf', () => {
     const { kind, pod, container } = workload(await render({}));
     assert.equal(kind, 'Deployment');
     assert.equal(pod.hostNetwork, undefined);
-    assert.ok(pod.terminationGracePeriodSeconds > 0);
+    // A preStop sleep while the endpoint leaves the Service rules, then wharf's 10 s drain, within the grace period.
+    const preStop = (container as Container & { lifecycle?: { preStop: { exec: { command: string[] } } } }).lifecycle?.preStop.exec.command;
+    assert.deepEqual(preStop, ['sleep', '5']);
+    assert.ok(pod.terminationGracePeriodSeconds >= 5 + 10, `grace ${pod.terminationGracePeriodSeconds}s`);
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.deepEqual(pod.securityContext.seccompProfile, { type: 'RuntimeDefault' });
     const sc = container.securityContext;
@@ -320,6 +323,7 @@ describe('helm chart charts/wharf', () => {
     assert.deepEqual(objs.map((o) => o.kind).sort(), ['Deployment', 'Service']);
     const { pod, container } = workload(objs);
     assert.equal((pod as PodSpec & { serviceAccountName: string }).serviceAccountName, 'ops');
+    assert.equal((workload(await render({ controller: { preStopSleepSeconds: 0 } })).container as Container & { lifecycle?: unknown }).lifecycle, undefined, 'no preStop hook at 0');
     assert.equal((container as Container & { image: string }).image, 'ghcr.io/wharf-dev/wharf:1.2.3');
     assert.ok(container.args.includes('--log-format=text'), container.args.join(' '));
 

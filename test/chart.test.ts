@@ -72,8 +72,8 @@ async function lint(values: object): Promise<Run> {
   return runHelm(['lint', '--strict', CHART, '--namespace', NAMESPACE, '-f', valuesFile(values)]);
 }
 
-async function render(values: object): Promise<K8sObject[]> {
-  const r = await runHelm(['template', RELEASE, CHART, '--namespace', NAMESPACE, '-f', valuesFile(values)]);
+async function render(values: object, extraArgs: string[] = []): Promise<K8sObject[]> {
+  const r = await runHelm(['template', RELEASE, CHART, '--namespace', NAMESPACE, '-f', valuesFile(values), ...extraArgs]);
   assert.equal(r.code, 0, `helm template failed:\n${r.stderr}`);
   return parseAllDocuments(r.stdout)
     .map((d) => d.toJS() as K8sObject | null)
@@ -117,7 +117,8 @@ interface ServiceSpec {
   ports: { name: string; port: number; targetPort: string; nodePort?: number; protocol: string }[];
 }
 
-const DAEMONSET = { controller: { kind: 'DaemonSet', hostNetwork: true } };
+// With hostNetwork the pods bind the node's ports themselves: no node ports on the Service.
+const DAEMONSET = { controller: { kind: 'DaemonSet', hostNetwork: true, service: { type: 'ClusterIP' } } };
 const LOADBALANCER = { controller: { service: { type: 'LoadBalancer', loadBalancerClass: 'example.com/lb' } } };
 const L4 = { controller: { tcp: { '5432': 'db/postgres:5432', '2222': 'git/ssh:22:PROXY' }, udp: { '53': 'kube-system/dns:53' } } };
 const ACME_METRICS = {
@@ -137,7 +138,7 @@ describe('helm chart charts/wharf', () => {
     if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const [name, values] of Object.entries({ default: {}, daemonset: DAEMONSET, loadbalancer: LOADBALANCER, l4: L4, 'acme+metrics': ACME_METRICS })) {
+  for (const [name, values] of Object.entries({ default: {}, daemonset: DAEMONSET, loadbalancer: LOADBALANCER, l4: L4, 'acme+metrics': ACME_METRICS, 'watch-namespace': { controller: { watchNamespace: 'shop' } } })) {
     test(`helm lint --strict passes: ${name}`, async () => {
       const r = await lint(values);
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
@@ -172,7 +173,10 @@ describe('helm chart charts/wharf', () => {
     const { kind, pod, container } = workload(await render({}));
     assert.equal(kind, 'Deployment');
     assert.equal(pod.hostNetwork, undefined);
-    assert.ok(pod.terminationGracePeriodSeconds > 0);
+    // A preStop sleep while the endpoint leaves the Service rules, then wharf's 10 s drain, within the grace period.
+    const preStop = (container as Container & { lifecycle?: { preStop: { exec: { command: string[] } } } }).lifecycle?.preStop.exec.command;
+    assert.deepEqual(preStop, ['sleep', '5']);
+    assert.ok(pod.terminationGracePeriodSeconds >= 5 + 10, `grace ${pod.terminationGracePeriodSeconds}s`);
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.deepEqual(pod.securityContext.seccompProfile, { type: 'RuntimeDefault' });
     const sc = container.securityContext;
@@ -205,6 +209,18 @@ describe('helm chart charts/wharf', () => {
     assert.equal(pod.hostNetwork, true);
     assert.equal((pod as PodSpec & { dnsPolicy?: string }).dnsPolicy, 'ClusterFirstWithHostNet');
     assert.equal((find(objs, 'DaemonSet').spec as { replicas?: number }).replicas, undefined);
+    assert.ok((find(objs, 'Service').spec as unknown as ServiceSpec).ports.every((p) => p.nodePort === undefined), 'no node ports');
+
+    const notes = await runHelm(['install', RELEASE, CHART, '--namespace', NAMESPACE, '--dry-run=client', '-f', valuesFile(DAEMONSET)]);
+    assert.equal(notes.code, 0, notes.stderr);
+    assert.match(notes.stdout, /node's own ports[^]*curl http:\/\/<node-ip>:30799\/[^]*curl -k https:\/\/<node-ip>:31522\//);
+
+    // A NodePort Service would claim on every node the very ports the pods bind there.
+    const clash = await runHelm(['template', RELEASE, CHART, '--namespace', NAMESPACE, '-f', valuesFile({ controller: { kind: 'DaemonSet', hostNetwork: true } })]);
+    assert.notEqual(clash.code, 0, 'hostNetwork with node ports equal to the pod ports is refused');
+    assert.match(clash.stderr, /controller\.hostNetwork: .*set controller\.service\.type=ClusterIP/);
+    const moved = await render({ controller: { hostNetwork: true, containerPorts: { http: 8080, https: 8443, admin: 10254 } } });
+    assert.deepEqual((find(moved, 'Service').spec as unknown as ServiceSpec).ports.map((p) => [p.nodePort, p.targetPort]), [[30799, 'http'], [31522, 'https']]);
   });
 
   test('Service type LoadBalancer with loadBalancerClass', async () => {
@@ -261,6 +277,83 @@ describe('helm chart charts/wharf', () => {
       [['metrics', 10254, 'admin']],
     );
     assert.equal((find(objs, 'PodDisruptionBudget').spec as { minAvailable: number }).minAvailable, 1);
+  });
+
+  test('watchNamespace: the cluster rules on namespaced kinds become a Role there, plus what wharf reads outside it', async () => {
+    const objs = await render({
+      controller: { watchNamespace: 'shop' },
+      defaultTLS: { secret: 'certs/default' },
+      acme: { enabled: true, directory: 'https://acme.example/dir', accountSecret: 'acme/account' },
+    });
+    const doc = loadRbac({ 'election-id': 'wharf-leader' });
+    const clusterScoped = (g: string): boolean => / (ingressclasses|nodes|events) /.test(g);
+    const roleGrants = (namespace: string): string[] => {
+      const role = objs.find((o) => o.kind === 'Role' && o.metadata.namespace === namespace);
+      assert.ok(role, `a Role in ${namespace}`);
+      const binding = objs.find((o) => o.kind === 'RoleBinding' && o.metadata.namespace === namespace) as K8sObject & { subjects: unknown[] };
+      assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: FULLNAME, namespace: NAMESPACE }]);
+      return [...grants(role.rules ?? [])].sort();
+    };
+    assert.deepEqual(
+      objs.filter((o) => o.kind === 'Role').map((o) => o.metadata.namespace).sort(),
+      ['acme', 'certs', NAMESPACE, 'shop'],
+    );
+    assert.deepEqual([...grants(find(objs, 'ClusterRole').rules ?? [])].sort(), [...grants(doc.clusterRules)].filter(clusterScoped).concat([...grants(doc.acmeClusterRules)]).sort());
+    assert.deepEqual(roleGrants('shop'), [...grants(doc.clusterRules)].filter((g) => !clusterScoped(g)).sort());
+    assert.deepEqual(roleGrants(NAMESPACE), [...grants(doc.namespaceRules), `core services get ${FULLNAME}`].sort(), 'and its own Service by name');
+    assert.deepEqual(roleGrants('certs'), ['core secrets list default', 'core secrets watch default']);
+    assert.deepEqual(roleGrants('acme'), [...grants(doc.acmeNamespaceRules)].sort(), 'the ACME challenges next to the account Secret');
+    assert.ok(workload(objs).container.args.includes('--watch-namespace=shop'));
+
+    // Watching the release namespace itself needs nothing outside it.
+    const same = await render({ controller: { watchNamespace: NAMESPACE } });
+    assert.deepEqual(same.filter((o) => o.kind === 'Role').map((o) => o.metadata.namespace), [NAMESPACE]);
+    assert.deepEqual(
+      [...grants(find(same, 'Role').rules ?? [])].sort(),
+      [...grants(doc.clusterRules)].filter((g) => !clusterScoped(g)).concat([...grants(doc.namespaceRules)]).sort(),
+    );
+  });
+
+  test('switches: no RBAC, an existing ServiceAccount, no IngressClass, a default IngressClass, image tag, extra flags', async () => {
+    const objs = await render({
+      rbac: { create: false },
+      serviceAccount: { create: false, name: 'ops' },
+      controller: { ingressClassResource: { enabled: false }, image: { tag: '1.2.3' }, extraArgs: { 'log-format': 'text' } },
+    });
+    assert.deepEqual(objs.map((o) => o.kind).sort(), ['Deployment', 'Service']);
+    const { pod, container } = workload(objs);
+    assert.equal((pod as PodSpec & { serviceAccountName: string }).serviceAccountName, 'ops');
+    assert.equal((workload(await render({ controller: { preStopSleepSeconds: 0 } })).container as Container & { lifecycle?: unknown }).lifecycle, undefined, 'no preStop hook at 0');
+    assert.equal((container as Container & { image: string }).image, 'ghcr.io/wharf-dev/wharf:1.2.3');
+    assert.ok(container.args.includes('--log-format=text'), container.args.join(' '));
+
+    const byDefault = await render({ controller: { ingressClassResource: { name: 'edge', default: true } } });
+    const ic = find(byDefault, 'IngressClass', 'edge');
+    assert.deepEqual(ic.metadata.annotations, { 'ingressclass.kubernetes.io/is-default-class': 'true' });
+    assert.deepEqual(ic.spec, { controller: 'wharf.dev/ingress-controller' });
+    const { pod: defaultPod, container: defaultContainer } = workload(byDefault);
+    assert.equal((defaultPod as PodSpec & { serviceAccountName: string }).serviceAccountName, FULLNAME);
+    assert.equal((defaultContainer as Container & { image: string }).image, 'ghcr.io/wharf-dev/wharf:0.1.0', 'the tag defaults to appVersion');
+  });
+
+  test('PodDisruptionBudget: policy/v1 from Kubernetes 1.21 or when the server lists it, policy/v1beta1 on 1.20', async () => {
+    const pdb = { controller: { podDisruptionBudget: { enabled: true, minAvailable: '50%' }, replicaCount: 2 } };
+    const versions: [string[], string][] = [
+      [[], 'policy/v1'],
+      [['--kube-version', '1.21.0'], 'policy/v1'],
+      [['--kube-version', '1.20.2'], 'policy/v1beta1'],
+      [['--kube-version', '1.20.2', '--api-versions', 'policy/v1/PodDisruptionBudget'], 'policy/v1'],
+    ];
+    for (const [args, apiVersion] of versions) {
+      const objs = await render(pdb, args);
+      const budget = find(objs, 'PodDisruptionBudget') as K8sObject & { spec: { minAvailable: string; selector: { matchLabels: Record<string, string> } } };
+      assert.equal(budget.apiVersion, apiVersion, args.join(' '));
+      assert.equal(budget.spec.minAvailable, '50%');
+      const podLabels = (find(objs, 'Deployment').spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels;
+      assert.deepEqual(budget.spec.selector.matchLabels, podLabels, 'the budget selects the wharf pods');
+    }
+    const l = await runHelm(['lint', '--strict', CHART, '--namespace', NAMESPACE, '--kube-version', '1.20.2', '-f', valuesFile(pdb)]);
+    assert.equal(l.code, 0, `${l.stdout}\n${l.stderr}`);
   });
 
   test('the schema rejects bad values in lint and template', async () => {

@@ -19,6 +19,8 @@ import { eventually } from './support/http.ts';
 import { makeCert, type TestCert } from './support/tls.ts';
 
 const silent = createLogger({ level: 'error', format: 'json', write: () => {} });
+/** Connections the TLS backends hold, cut at the end so that closing the servers does not wait for them. */
+const backendSockets = new Set<Socket>();
 
 /** A TLS backend with its own certificate: answers `<name>:<bytes read>` once the client half-closes. */
 interface TlsBackend {
@@ -30,6 +32,8 @@ interface TlsBackend {
 
 async function startTlsBackend(name: string, address: string, cert: TestCert): Promise<TlsBackend> {
   const server = createTlsServer({ cert: cert.certPem, key: cert.keyPem, allowHalfOpen: true }, (socket) => {
+    backendSockets.add(socket);
+    socket.on('close', () => backendSockets.delete(socket));
     let bytes = 0;
     socket.on('data', (c: Buffer) => {
       bytes += c.length;
@@ -102,8 +106,9 @@ before(async () => {
 
 after(async () => {
   await dp?.close(0);
-  for (const s of [b2?.server, b3?.server, echo]) await new Promise((r) => s?.close(r));
+  for (const s of backendSockets) s.destroy();
   echo?.closeAllConnections();
+  for (const s of [b2?.server, b3?.server, echo]) await new Promise((r) => s?.close(r));
 });
 
 function tlsTo(servername: string, opts: ConnectionOptions = {}): Promise<TLSSocket> {
@@ -259,8 +264,40 @@ describe('a ClientHello in pieces', () => {
         s.once('error', reject);
       });
       assert.equal(s.getPeerX509Certificate()?.fingerprint256, expected);
-      s.destroy();
+      // A whole exchange, so the server's side of the handshake is finished too before the socket goes.
+      const reply = await roundTrip(s, name === 'pass.example' ? 'piecewise' : 'GET / HTTP/1.1\r\nHost: term.example\r\nConnection: close\r\n\r\n');
+      assert.match(reply, name === 'pass.example' ? /^b[23]:9$/ : /^HTTP\/1\.1 200 /);
+      raw.destroy();
     }
+  });
+});
+
+describe('what the peek does not understand goes to TLS, which reports it', () => {
+  async function handshakeErrors(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const v of (await metrics.tlsHandshakeErrors.get()).values) out[String(v.labels.reason)] = v.value;
+    return out;
+  }
+  const closedBy = (s: Socket): Promise<void> => new Promise((resolve) => {
+    s.on('error', () => {});
+    s.on('close', () => resolve());
+  });
+
+  test('plain HTTP on the HTTPS port is counted as http_request', async () => {
+    const before = (await handshakeErrors()).http_request ?? 0;
+    const s = netConnect(port, '127.0.0.1');
+    s.write('GET / HTTP/1.1\r\nHost: pass.example\r\n\r\n');
+    await closedBy(s);
+    await eventually(async () => ((await handshakeErrors()).http_request ?? 0) === before + 1);
+  });
+
+  test('a client that never sends its ClientHello is cut after the handshake limit, counted as timeout', async () => {
+    const before = (await handshakeErrors()).timeout ?? 0;
+    const s = netConnect(port, '127.0.0.1');
+    // Half a record header: the peek keeps waiting until the 2 s limit of this dataplane.
+    s.write(Buffer.from([0x16, 0x03]));
+    await closedBy(s);
+    await eventually(async () => ((await handshakeErrors()).timeout ?? 0) === before + 1);
   });
 });
 

@@ -2,7 +2,7 @@
 // peer name the client that a loopback backend sees in X-Forwarded-For (HTTP/1.1, TLS, h2), source
 // ranges use it, untrusted peers are direct clients, and bad, missing or slow headers close the connection.
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect as http2Connect } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -17,16 +17,18 @@ import { eventually } from './support/http.ts';
 
 const silent = createLogger({ level: 'error', format: 'json', write: () => {} });
 const KEY = 'default/echo:80';
+const HASH_KEY = 'default/hashed:80';
 const TRUSTED_PEER = '127.0.0.1';
 const UNTRUSTED_PEER = '127.0.0.5';
 
 let backend: Server;
+let second: Server;
 let dp: Dataplane;
 let metrics: WharfMetrics;
 let httpPort = 0;
 let httpsPort = 0;
 
-function tableFor(backendPort: number): RoutingTable {
+function tableFor(backendPort: number, secondPort: number): RoutingTable {
   const echo: Backend = {
     key: KEY,
     service: { namespace: 'default', name: 'echo', port: 80 },
@@ -40,20 +42,30 @@ function tableFor(backendPort: number): RoutingTable {
     options: { sslRedirect: false, forceSslRedirect: false, timeouts: { connectMs: 5_000, readMs: 60_000, sendMs: 60_000 }, maxBodyBytes: 0, allowSourceRanges: ['203.0.113.0/24'] },
     source: { kind: 'Ingress', namespace: 'default', name: 'ranged' },
   };
-  return { hosts: [{ host: 'ranged.test', routes: [ranged] }], defaultBackend: KEY, backends: { [KEY]: echo } };
+  const hashed: Backend = {
+    ...echo,
+    key: HASH_KEY,
+    balance: { algorithm: 'hash', hashBy: '$remote_addr' },
+    endpoints: [echo.endpoints[0]!, { address: '127.0.0.3', port: secondPort, ready: true, terminating: false }],
+  };
+  const byAddress: Route = { ...ranged, backend: HASH_KEY, options: { ...ranged.options, allowSourceRanges: undefined } };
+  return { hosts: [{ host: 'hash.test', routes: [byAddress] }, { host: 'ranged.test', routes: [ranged] }], defaultBackend: KEY, backends: { [KEY]: echo, [HASH_KEY]: hashed } };
 }
 
 before(async () => {
   // The backend answers with the client address headers it was given.
-  backend = createServer((req, res) => {
-    const body = JSON.stringify({ xff: req.headers['x-forwarded-for'], realIp: req.headers['x-real-ip'] });
+  const answer = (req: IncomingMessage, res: ServerResponse): void => {
+    const body = JSON.stringify({ xff: req.headers['x-forwarded-for'], realIp: req.headers['x-real-ip'], pod: req.socket.localAddress });
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
-  });
+  };
+  backend = createServer(answer);
+  second = createServer(answer);
   await new Promise<void>((r) => backend.listen(0, '127.0.0.2', r));
+  await new Promise<void>((r) => second.listen(0, '127.0.0.3', r));
   metrics = createMetrics();
   dp = new Dataplane({ log: silent, metrics, defaultCertificate: await generateDefaultCertificate() });
-  dp.apply(tableFor((backend.address() as { port: number }).port), []);
+  dp.apply(tableFor((backend.address() as { port: number }).port, (second.address() as { port: number }).port), []);
   const ports = await dp.listen({ bind: '127.0.0.1', httpPort: 0, httpsPort: 0, proxyProtocol: { trustedCidrs: [`${TRUSTED_PEER}/32`, '::1/128'], timeoutMs: 300 } });
   httpPort = ports.httpPort;
   httpsPort = ports.httpsPort;
@@ -61,8 +73,10 @@ before(async () => {
 
 after(async () => {
   await dp?.close(0);
-  backend?.closeAllConnections();
-  await new Promise((r) => backend?.close(r));
+  for (const s of [backend, second]) {
+    s?.closeAllConnections();
+    await new Promise((r) => s?.close(r));
+  }
 });
 
 const v4 = (source: string): ProxyAddresses => ({ family: 'TCP4', sourceAddress: source, sourcePort: 40000, destinationAddress: '192.0.2.1', destinationPort: 80 });
@@ -94,9 +108,9 @@ async function exchange(pieces: Array<string | Buffer>, localAddress = TRUSTED_P
   return Buffer.concat(chunks).toString('latin1');
 }
 
-function bodyOf(reply: string): { xff?: string; realIp?: string } {
+function bodyOf(reply: string): { xff?: string; realIp?: string; pod?: string } {
   assert.match(reply, /^HTTP\/1\.1 200 /, reply);
-  return JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)) as { xff?: string; realIp?: string };
+  return JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)) as { xff?: string; realIp?: string; pod?: string };
 }
 
 async function headerCounts(): Promise<Record<string, number>> {
@@ -108,7 +122,7 @@ async function headerCounts(): Promise<Record<string, number>> {
 describe('HTTP port', () => {
   test('a v1 header names the client in X-Forwarded-For and X-Real-IP', async () => {
     const body = bodyOf(await exchange([Buffer.concat([encodeProxyV1(v4('203.0.113.7')), Buffer.from(request('any.test'))])]));
-    assert.deepEqual(body, { xff: '203.0.113.7', realIp: '203.0.113.7' });
+    assert.deepEqual([body.xff, body.realIp], ['203.0.113.7', '203.0.113.7']);
   });
 
   test('a header split over several segments, then the request in another', async () => {
@@ -131,6 +145,15 @@ describe('HTTP port', () => {
   test('allow-source-range checks the address from the header', async () => {
     assert.match(await exchange([encodeProxyV1(v4('203.0.113.9')), request('ranged.test')]), /^HTTP\/1\.1 200 /);
     assert.match(await exchange([encodeProxyV1(v4('198.51.100.9')), request('ranged.test')]), /^HTTP\/1\.1 403 /);
+  });
+
+  test('upstream-hash-by $remote_addr hashes the address from the header', async () => {
+    const podFor = async (source: string): Promise<string | undefined> => bodyOf(await exchange([encodeProxyV1(v4(source)), request('hash.test')])).pod;
+    const first = await podFor('203.0.113.50');
+    for (let i = 0; i < 5; i++) assert.equal(await podFor('203.0.113.50'), first);
+    const pods = new Set<string | undefined>();
+    for (let i = 1; i <= 24 && pods.size < 2; i++) pods.add(await podFor(`198.51.100.${i}`));
+    assert.deepEqual([...pods].sort(), ['127.0.0.2', '127.0.0.3']);
   });
 
   test('an untrusted peer is a direct client: no header expected, and one it sends is not read', async () => {
@@ -187,7 +210,8 @@ describe('HTTPS port: the header comes before the ClientHello', () => {
         stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
         stream.on('error', reject);
       });
-      assert.deepEqual(JSON.parse(body), { xff: '198.51.100.77', realIp: '198.51.100.77' });
+      const { xff, realIp } = JSON.parse(body) as { xff?: string; realIp?: string };
+      assert.deepEqual([xff, realIp], ['198.51.100.77', '198.51.100.77']);
     } finally {
       session.close();
     }

@@ -13,22 +13,25 @@ import { createLogger } from '../src/log.ts';
 import { createMetrics, type WharfMetrics } from '../src/metrics.ts';
 import type { Backend, Route, RoutingTable } from '../src/model/table.ts';
 import { generateDefaultCertificate } from '../src/tls/default-certificate.ts';
+import { startH2Backend, type EchoReply, type H2Backend } from './support/h2-backend.ts';
 import { eventually } from './support/http.ts';
 
 const silent = createLogger({ level: 'error', format: 'json', write: () => {} });
 const KEY = 'default/echo:80';
 const HASH_KEY = 'default/hashed:80';
+const H2C_KEY = 'default/h2c:80';
 const TRUSTED_PEER = '127.0.0.1';
 const UNTRUSTED_PEER = '127.0.0.5';
 
 let backend: Server;
 let second: Server;
+let h2c: H2Backend;
 let dp: Dataplane;
 let metrics: WharfMetrics;
 let httpPort = 0;
 let httpsPort = 0;
 
-function tableFor(backendPort: number, secondPort: number): RoutingTable {
+function tableFor(backendPort: number, secondPort: number, h2cPort: number): RoutingTable {
   const echo: Backend = {
     key: KEY,
     service: { namespace: 'default', name: 'echo', port: 80 },
@@ -49,7 +52,13 @@ function tableFor(backendPort: number, secondPort: number): RoutingTable {
     endpoints: [echo.endpoints[0]!, { address: '127.0.0.3', port: secondPort, ready: true, terminating: false }],
   };
   const byAddress: Route = { ...ranged, backend: HASH_KEY, options: { ...ranged.options, allowSourceRanges: undefined } };
-  return { hosts: [{ host: 'hash.test', routes: [byAddress] }, { host: 'ranged.test', routes: [ranged] }], defaultBackend: KEY, backends: { [KEY]: echo, [HASH_KEY]: hashed } };
+  const h2cBackend: Backend = { ...echo, key: H2C_KEY, protocol: 'H2C', endpoints: [{ address: '127.0.0.4', port: h2cPort, ready: true, terminating: false }] };
+  const toH2c: Route = { ...byAddress, backend: H2C_KEY };
+  return {
+    hosts: [{ host: 'h2c.test', routes: [toH2c] }, { host: 'hash.test', routes: [byAddress] }, { host: 'ranged.test', routes: [ranged] }],
+    defaultBackend: KEY,
+    backends: { [KEY]: echo, [HASH_KEY]: hashed, [H2C_KEY]: h2cBackend },
+  };
 }
 
 before(async () => {
@@ -63,9 +72,10 @@ before(async () => {
   second = createServer(answer);
   await new Promise<void>((r) => backend.listen(0, '127.0.0.2', r));
   await new Promise<void>((r) => second.listen(0, '127.0.0.3', r));
+  h2c = await startH2Backend('127.0.0.4');
   metrics = createMetrics();
   dp = new Dataplane({ log: silent, metrics, defaultCertificate: await generateDefaultCertificate() });
-  dp.apply(tableFor((backend.address() as { port: number }).port, (second.address() as { port: number }).port), []);
+  dp.apply(tableFor((backend.address() as { port: number }).port, (second.address() as { port: number }).port, h2c.port), []);
   const ports = await dp.listen({ bind: '127.0.0.1', httpPort: 0, httpsPort: 0, proxyProtocol: { trustedCidrs: [`${TRUSTED_PEER}/32`, '::1/128'], timeoutMs: 300 } });
   httpPort = ports.httpPort;
   httpsPort = ports.httpsPort;
@@ -73,6 +83,7 @@ before(async () => {
 
 after(async () => {
   await dp?.close(0);
+  await h2c?.close();
   for (const s of [backend, second]) {
     s?.closeAllConnections();
     await new Promise((r) => s?.close(r));
@@ -154,6 +165,13 @@ describe('HTTP port', () => {
     const pods = new Set<string | undefined>();
     for (let i = 1; i <= 24 && pods.size < 2; i++) pods.add(await podFor(`198.51.100.${i}`));
     assert.deepEqual([...pods].sort(), ['127.0.0.2', '127.0.0.3']);
+  });
+
+  test('an HTTP/1.1 request relayed to an HTTP/2 backend (H2C) carries the address too', async () => {
+    const reply = await exchange([encodeProxyV1(v4('203.0.113.61')), request('h2c.test')]);
+    assert.match(reply, /^HTTP\/1\.1 200 /, reply);
+    const echoed = JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4).replace(/^[0-9a-f]+\r\n|\r\n0\r\n\r\n$/g, '')) as EchoReply;
+    assert.equal(echoed.headers['x-forwarded-for'], '203.0.113.61');
   });
 
   test('an untrusted peer is a direct client: no header expected, and one it sends is not read', async () => {

@@ -73,6 +73,7 @@ export class Passthrough {
       return;
     }
     const { address, port } = picked.endpoint;
+    const startedAt = performance.now();
     const backend = connect({ host: address, port, allowHalfOpen: true });
     let settled = false;
     const timer = setTimeout(() => fail(), this.opts.connectTimeoutMs);
@@ -103,7 +104,8 @@ export class Passthrough {
       clearTimeout(timer);
       backend.removeListener('error', fail);
       client.removeListener('close', onClientGone);
-      runtime.report(picked, 'ok', 0);
+      // The connect time is all the latency a byte splice can report to the balancer.
+      runtime.report(picked, 'ok', performance.now() - startedAt);
       this.opts.onResult('forwarded');
       splice(client, backend, peeked, () => {});
     });

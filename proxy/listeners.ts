@@ -146,6 +146,8 @@ export async function startListeners(opts: ListenerOptions): Promise<Listeners> 
         return;
       }
       if (outcome.kind === 'closed') {
+        // As the TLS server counts a client that leaves mid-handshake: client_closed.
+        opts.onTlsError?.(Object.assign(new Error('client closed before its ClientHello'), { code: 'ECONNRESET' }));
         socket.destroy();
         return;
       }

@@ -301,6 +301,18 @@ describe('what the peek does not understand goes to TLS, which reports it', () =
   });
 });
 
+describe('a client that leaves during the peek', () => {
+  test('is counted as client_closed, like one that leaves mid-handshake', async () => {
+    const count = async (): Promise<number> => (await metrics.tlsHandshakeErrors.get()).values.find((v) => v.labels.reason === 'client_closed')?.value ?? 0;
+    const before = await count();
+    const s = netConnect(port, '127.0.0.1');
+    s.on('error', () => {});
+    s.end(Buffer.from([0x16, 0x03, 0x01]));
+    await new Promise((r) => s.on('close', r));
+    await eventually(async () => (await count()) === before + 1);
+  });
+});
+
 describe('PROXY protocol in front of passthrough', () => {
   test('the header is read first, then the ClientHello is peeked and spliced', async () => {
     const m = createMetrics();

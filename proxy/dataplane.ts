@@ -10,9 +10,11 @@ import type { ServedCertificate } from '../src/tls/certificates.ts';
 import type { Decider, Decision, RequestContext, RespondDecision } from './front/decision.ts';
 import { hasDotSegment } from './front/dot-segments.ts';
 import { H2Front } from './front/h2-front.ts';
+import type { ClientAddress } from './front/client-address.ts';
 import { HttpConnection, type ConnectionEvents } from './front/http-connection.ts';
 import type { RequestHead } from './http1/types.ts';
-import { startListeners, type Listeners } from './listeners.ts';
+import { startListeners, type Listeners, type ProxyProtocolListenOptions } from './listeners.ts';
+import { Passthrough } from './passthrough/passthrough.ts';
 import { compileRouter, type CompiledRouter } from './router.ts';
 import { hostWithoutPort } from './router/host.ts';
 import { sourceAllowed } from './source-ranges.ts';
@@ -43,6 +45,8 @@ export interface ListenOptions {
   /** TLS policy overrides for tests; defaults in proxy/tls/policy.ts. */
   handshakeTimeoutMs?: number;
   ticketKeyRotationMs?: number;
+  /** --proxy-protocol: trusted peers start every connection with a PROXY header. */
+  proxyProtocol?: Omit<ProxyProtocolListenOptions, 'onHeader'>;
 }
 
 export interface ApplyStats {
@@ -64,6 +68,8 @@ export class Dataplane implements Decider {
   private readonly h2 = new H2Upstreams();
   /** HTTP/2 to clients: HTTPS connections that negotiated ALPN h2. */
   private readonly h2front: H2Front;
+  /** TLS passthrough hosts of the live table, spliced as raw TCP from the HTTPS port. */
+  private readonly passthrough: Passthrough;
 
   constructor(opts: DataplaneOptions) {
     this.opts = opts;
@@ -80,6 +86,7 @@ export class Dataplane implements Decider {
       upstreamError: (reason) => upstreamErrors.inc({ reason }),
     };
     this.h2front = new H2Front({ decider: this, events: this.events, idleTimeoutMs: 60_000, maxConnectAttempts: 3 });
+    this.passthrough = new Passthrough({ runtimeOf: (key) => this.live.runtimes.get(key), onResult: (result) => opts.metrics.passthroughConnections.inc({ result }) });
   }
 
   /** Builds the new table aside and swaps it in; requests already routed finish on what they hold. */
@@ -110,6 +117,7 @@ export class Dataplane implements Decider {
       }
     }
     this.live = { table, router, runtimes };
+    this.passthrough.setHosts(table.passthrough);
     this.certs = certs;
     recordCertificateExpiry(this.opts.metrics.certificateExpiry, certificates, certs.defaultCertificate);
     return { backendsAdded: added, backendsRemoved: removed, backendsKept: kept };
@@ -155,13 +163,15 @@ export class Dataplane implements Decider {
     this.listeners = await startListeners({
       ...opts,
       certificates: () => this.certs,
-      onConnection: (socket, secure) => this.accept(socket, secure),
+      onConnection: (socket, secure, client) => this.accept(socket, secure, client),
       onTlsError: (err) => {
         const reason = handshakeErrorReason(err);
         this.opts.metrics.tlsHandshakeErrors.inc({ reason });
         this.opts.log.debug('tls handshake failed', { reason, err });
       },
       acmeChallenges: this.opts.acmeChallenges,
+      proxyProtocol: opts.proxyProtocol && { ...opts.proxyProtocol, onHeader: (listener, result) => this.opts.metrics.proxyProtocolHeaders.inc({ listener, result }) },
+      passthrough: this.passthrough,
     });
     this.httpsPort = this.listeners.httpsPort;
     return { httpPort: this.listeners.httpPort, httpsPort: this.listeners.httpsPort };
@@ -178,12 +188,13 @@ export class Dataplane implements Decider {
     const deadline = Date.now() + graceMs;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const s of this.connections) s.destroy();
+    this.passthrough.closeAll();
     await closing;
     for (const runtime of this.live.runtimes.values()) runtime.close();
     this.h2.close();
   }
 
-  private accept(socket: Socket, secure: boolean): void {
+  private accept(socket: Socket, secure: boolean, clientAddress?: ClientAddress): void {
     const gauge = this.opts.metrics.openConnections;
     const listener = secure ? 'https' : 'http';
     this.connections.add(socket);
@@ -193,7 +204,7 @@ export class Dataplane implements Decider {
       gauge.dec({ listener });
     });
     if (secure && (socket as TLSSocket).alpnProtocol === 'h2') {
-      this.h2front.accept(socket as TLSSocket);
+      this.h2front.accept(socket as TLSSocket, clientAddress);
       return;
     }
     new HttpConnection(socket, {
@@ -202,6 +213,7 @@ export class Dataplane implements Decider {
       events: this.events,
       keepAliveTimeoutMs: 60_000,
       maxConnectAttempts: 3,
+      clientAddress,
     });
   }
 

@@ -223,7 +223,8 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   fullPending = true;
   scheduler.markDirty();
   scheduler.flush();
-  const ports = await dataplane.listen({ bind: config.bind, httpPort: config.httpPort, httpsPort: config.httpsPort }).catch((err: Error & { code?: string }) => {
+  const proxyProtocol = config.proxyProtocol ? { trustedCidrs: config.proxyProtocolTrustedCidrs } : undefined;
+  const ports = await dataplane.listen({ bind: config.bind, httpPort: config.httpPort, httpsPort: config.httpsPort, proxyProtocol }).catch((err: Error & { code?: string }) => {
     source.stop();
     scheduler.stop();
     events?.stop();

@@ -21,6 +21,8 @@ export interface WharfMetrics {
   statusWrites: Counter<'result'>;
   acmeOrders: Counter<'result'>;
   acmeRenewal: Gauge<'secret'>;
+  proxyProtocolHeaders: Counter<'listener' | 'result'>;
+  passthroughConnections: Counter<'result'>;
 }
 
 export function createMetrics(): WharfMetrics {
@@ -52,6 +54,8 @@ export function createMetrics(): WharfMetrics {
     leader: new Gauge({ name: 'wharf_leader', help: '1 while this replica holds the leader election Lease (and writes status), else 0.', registers: [registry] }),
     statusWrites: new Counter({ name: 'wharf_status_writes_total', help: 'Ingress status writes, by result (success, conflict, notFound, failure).', labelNames: ['result'], registers: [registry] }),
     acmeOrders: new Counter({ name: 'wharf_acme_orders_total', help: 'ACME certificate orders placed by this replica, by result (success, failure).', labelNames: ['result'], registers: [registry] }),
+    proxyProtocolHeaders: new Counter({ name: 'wharf_proxy_protocol_headers_total', help: 'PROXY protocol headers read from trusted peers, by listener (http, https) and result (v1, v2, invalid, timeout, closed).', labelNames: ['listener', 'result'], registers: [registry] }),
+    passthroughConnections: new Counter({ name: 'wharf_tls_passthrough_connections_total', help: 'Connections to TLS passthrough hosts, by result (forwarded, no_endpoint, connect_failed, client_closed).', labelNames: ['result'], registers: [registry] }),
     acmeRenewal: new Gauge({ name: 'wharf_acme_certificate_renewal_timestamp_seconds', help: 'Unix time at which wharf renews the ACME certificate in this Secret (two thirds into its lifetime).', labelNames: ['secret'], registers: [registry] }),
   };
 }

@@ -2,6 +2,7 @@
 // stream is routed exactly like an HTTP/1.1 request (same RequestHead, same Decider), then proxied or answered.
 import { createServer, type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
+import type { ClientAddress } from './client-address.ts';
 import type { Decider } from './decision.ts';
 import { streamRequestHead } from './h2-front-head.ts';
 import { H1StreamExchange } from './h2-front-h1.ts';
@@ -36,6 +37,10 @@ export class H2Front {
   private readonly opts: H2FrontOptions;
   private readonly server: Http2Server;
   private readonly sessions = new Set<Http2Session>();
+  /** Clients named by a trusted PROXY protocol header, by session. */
+  private readonly clients = new WeakMap<Http2Session, ClientAddress>();
+  /** Set only while accept() hands a socket over: node creates its session synchronously. */
+  private accepting: ClientAddress | undefined;
   private closing = false;
 
   constructor(opts: H2FrontOptions) {
@@ -63,13 +68,18 @@ export class H2Front {
     this.server.on('sessionError', () => {});
   }
 
-  /** A TLS socket that negotiated `h2`: its session starts with our SETTINGS. */
-  accept(socket: TLSSocket): void {
+  /** A TLS socket that negotiated `h2`: its session starts with our SETTINGS. `client` comes from a PROXY header. */
+  accept(socket: TLSSocket, client?: ClientAddress): void {
     if (this.closing) {
       socket.destroy();
       return;
     }
-    this.server.emit('connection', socket);
+    this.accepting = client;
+    try {
+      this.server.emit('connection', socket);
+    } finally {
+      this.accepting = undefined;
+    }
   }
 
   /** Open sessions now. */
@@ -85,6 +95,7 @@ export class H2Front {
 
   private onSession(session: Http2Session): void {
     this.sessions.add(session);
+    if (this.accepting !== undefined) this.clients.set(session, this.accepting);
     session.on('close', () => this.sessions.delete(session));
     session.on('error', () => {});
     session.setLocalWindowSize(H2_FRONT_LIMITS.sessionWindowSize);
@@ -104,7 +115,8 @@ export class H2Front {
     }
     const head = r.head;
     const socket = stream.session?.socket;
-    const clientAddress = socket?.remoteAddress ?? '';
+    const client = stream.session === undefined ? undefined : this.clients.get(stream.session);
+    const clientAddress = client?.address ?? socket?.remoteAddress ?? '';
     const decision = this.opts.decider.decide(head, { secure: true, clientAddress });
     if (decision.kind === 'respond') return respondLocal(stream, events, head.method, decision.status, decision.body, decision.headers);
     if (decision.maxBodyBytes > 0 && (head.contentLength ?? 0) > decision.maxBodyBytes) {
@@ -116,7 +128,7 @@ export class H2Front {
       decision,
       events,
       clientAddress,
-      clientPort: socket?.remotePort ?? 0,
+      clientPort: client?.port ?? socket?.remotePort ?? 0,
       localPort: socket?.localPort ?? 0,
       maxConnectAttempts: this.opts.maxConnectAttempts,
     };

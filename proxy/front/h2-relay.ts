@@ -12,6 +12,7 @@ import { buildClientResponseHead, localResponse } from './forward-head.ts';
 import { Dechunker } from './h2-dechunk.ts';
 import { acceptsTrailers, h1ResponseHead, h1TrailerLines, h2RequestHeaders, h2Trailers, responseFraming, type H2BodyFraming } from './h2-headers.ts';
 import { connectFailureAnswer, pickEndpoint, retryAfterConnectFailure, writeChunk } from './exchange-steps.ts';
+import type { ClientAddress } from './client-address.ts';
 import { requestIdFor } from './request-id.ts';
 
 export interface H2RelayEvents {
@@ -21,6 +22,8 @@ export interface H2RelayEvents {
 
 export interface H2ExchangeInput {
   client: Socket;
+  /** The client named by a trusted PROXY protocol header; absent: the socket's peer. */
+  clientAddress?: ClientAddress;
   head: RequestHead;
   decision: ProxyDecision;
   h2: H2Upstreams;
@@ -196,7 +199,7 @@ export class H2Exchange {
     const client = this.in.client;
     const headers = h2RequestHeaders(
       head,
-      { clientAddress: client.remoteAddress ?? '', clientPort: client.remotePort ?? 0, secure: this.in.secure, localPort: client.localPort ?? 0, requestId: requestIdFor(head.headers), target: this.decision.target },
+      { clientAddress: this.in.clientAddress?.address ?? client.remoteAddress ?? '', clientPort: this.in.clientAddress?.port ?? client.remotePort ?? 0, secure: this.in.secure, localPort: client.localPort ?? 0, requestId: requestIdFor(head.headers), target: this.decision.target },
       pool.scheme,
     );
     let stream: ClientHttp2Stream;

@@ -7,6 +7,7 @@ import { DEFAULT_HEAD_LIMITS, type RequestHead, type ResponseHead } from '../htt
 import type { PickedEndpoint } from '../upstream/backend-runtime.ts';
 import type { H2Upstreams } from '../upstream/h2/upstreams.ts';
 import type { ConnectResult, UpstreamOwner } from '../upstream/pool.ts';
+import type { ClientAddress } from './client-address.ts';
 import type { Decider, ProxyDecision } from './decision.ts';
 import { connectionForwardedLines, copyRequestHead } from './copy-head.ts';
 import { buildUpstreamRequestHead, localResponse, type ForwardInfo } from './forward-head.ts';
@@ -30,6 +31,8 @@ export interface ConnectionOptions {
   keepAliveTimeoutMs: number;
   /** How many endpoints a request may try when connecting fails. */
   maxConnectAttempts: number;
+  /** The client named by a trusted PROXY protocol header; absent: the socket's peer. */
+  clientAddress?: ClientAddress;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -163,7 +166,7 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
       this.respondAndClose(405, 'Method Not Allowed', 'wharf does not proxy CONNECT\n');
       return;
     }
-    const decision = this.opts.decider.decide(head, { secure: this.opts.secure, clientAddress: this.client.remoteAddress ?? '' });
+    const decision = this.opts.decider.decide(head, { secure: this.opts.secure, clientAddress: this.opts.clientAddress?.address ?? this.client.remoteAddress ?? '' });
     const hasBody = head.chunked || (head.contentLength ?? 0) > 0;
     if (decision.kind === 'respond') {
       // Without reading the body we cannot find the next request, so a request with a body ends the connection.
@@ -193,7 +196,7 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
   private relayToH2(head: RequestHead, decision: ProxyDecision, h2: H2Upstreams): void {
     const early = this.pending;
     this.pending = undefined;
-    const input = { client: this.client, head, decision, h2, early, secure: this.opts.secure, events: this.opts.events, maxConnectAttempts: this.opts.maxConnectAttempts };
+    const input = { client: this.client, clientAddress: this.opts.clientAddress, head, decision, h2, early, secure: this.opts.secure, events: this.opts.events, maxConnectAttempts: this.opts.maxConnectAttempts };
     const exchange = new H2Exchange(input, (end) => this.afterH2(end));
     this.h2 = exchange;
     exchange.start();
@@ -259,8 +262,8 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
     const head = this.head as RequestHead;
     const decision = this.decision as ProxyDecision;
     const info: ForwardInfo = {
-      clientAddress: this.client.remoteAddress ?? '',
-      clientPort: this.client.remotePort ?? 0,
+      clientAddress: this.opts.clientAddress?.address ?? this.client.remoteAddress ?? '',
+      clientPort: this.opts.clientAddress?.port ?? this.client.remotePort ?? 0,
       secure: this.opts.secure,
       localPort: this.client.localPort ?? 0,
       requestId: requestIdFor(head.headers),

@@ -31,6 +31,8 @@ export const SERVE_FLAGS = [
   { name: 'tcp-services-configmap', type: 'nsname', help: 'NS/NAME of the ConfigMap of TCP services ("<port>": "<ns>/<svc>:<port>[:PROXY][:PROXY]").' },
   { name: 'udp-services-configmap', type: 'nsname', help: 'NS/NAME of the ConfigMap of UDP services ("<port>": "<ns>/<svc>:<port>").' },
   { name: 'lb-default-class', type: 'boolean', default: 'false', help: 'Also serve LoadBalancer Services that name no spec.loadBalancerClass (those naming wharf.dev/lb are always served).' },
+  { name: 'proxy-protocol', type: 'boolean', default: 'false', help: 'Expect a PROXY protocol header (v1 or v2) at the start of every connection to the HTTP and HTTPS ports from --proxy-protocol-trusted-cidrs; its source address is the client address.' },
+  { name: 'proxy-protocol-trusted-cidrs', type: 'string', default: '0.0.0.0/0,::/0', help: 'Comma-separated CIDRs whose connections must carry the PROXY header when --proxy-protocol is on; others are direct clients and send none.' },
   { name: 'acme-directory', type: 'string', help: 'ACME directory URL (https) of the issuer for Ingresses annotated wharf.dev/acme: "true" (e.g. https://acme-v02.api.letsencrypt.org/directory). Without it, ACME is off.' },
   { name: 'acme-email', type: 'string', help: 'Contact e-mail address registered with the ACME account.' },
   { name: 'acme-eab-kid', type: 'string', help: 'External account binding key ID, for issuers that require one (with --acme-eab-hmac-key).' },

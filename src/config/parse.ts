@@ -31,6 +31,10 @@ export interface ServeConfig {
   udpServicesConfigmap?: NamespacedName;
   /** --lb-default-class: serve LoadBalancer Services without spec.loadBalancerClass too. */
   lbDefaultClass: boolean;
+  /** --proxy-protocol: read a PROXY header first on the HTTP and HTTPS ports from trusted sources. */
+  proxyProtocol: boolean;
+  /** --proxy-protocol-trusted-cidrs, validated and trimmed. */
+  proxyProtocolTrustedCidrs: string[];
   acmeDirectory?: string;
   acmeEmail?: string;
   acmeEabKid?: string;
@@ -139,6 +143,7 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
   if (typeof out.publishStatusAddress === 'string') {
     out.publishStatusAddress = out.publishStatusAddress.split(',').map((s) => s.trim()).filter(Boolean);
   }
+  out.proxyProtocolTrustedCidrs = parseCidrList(String(out.proxyProtocolTrustedCidrs), '--proxy-protocol-trusted-cidrs');
   const config = out as unknown as ServeConfig;
   if (config.kubeconfig && config.manifests) throw bad('flags --kubeconfig and --manifests', 'choose one source, not both');
   if (!DNS_SUBDOMAIN.test(config.electionId) || config.electionId.length > 253) throw bad('flag --election-id', `"${config.electionId}" is not a valid Lease name (lower-case letters, digits, '-' and '.')`);
@@ -146,6 +151,23 @@ export function parseServeArgs(argv: readonly string[], env: Readonly<Record<str
   const ports = [config.httpPort, config.httpsPort, config.adminPort].filter((p) => p !== 0);
   if (new Set(ports).size !== ports.length) throw bad('flags --http-port, --https-port, --admin-port', 'must differ');
   return { help, config };
+}
+
+/** `a.b.c.d/n` or `x::y/n` (a bare address means one host); one WharfError naming the bad entry. */
+export function parseCidrList(value: string, where: string): string[] {
+  const cidrs = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (cidrs.length === 0) throw bad(where, 'needs at least one CIDR');
+  for (const cidr of cidrs) {
+    const slash = cidr.indexOf('/');
+    const address = slash === -1 ? cidr : cidr.slice(0, slash);
+    const family = isIP(address);
+    const prefix = slash === -1 ? '' : cidr.slice(slash + 1);
+    const max = family === 4 ? 32 : 128;
+    if (family === 0 || (slash !== -1 && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max))) {
+      throw bad(where, `"${cidr}" is not a CIDR (for example 10.0.0.0/8 or 2001:db8::/32)`);
+    }
+  }
+  return cidrs;
 }
 
 export function serveHelp(): string {

@@ -1,0 +1,38 @@
+// Reads the PROXY protocol header that a trusted peer sends before anything else, within a deadline,
+// and puts back the bytes after it, so that HTTP or TLS starts reading exactly where the header ends.
+import type { Socket } from 'node:net';
+import type { ClientAddress } from '../front/client-address.ts';
+import { readPrefix } from '../passthrough/read-prefix.ts';
+import { parseProxyHeader } from './index.ts';
+import type { ProxyHeader, ProxyParseResult } from './types.ts';
+
+/** What a PROXY header read came to; also the `result` label of wharf_proxy_protocol_headers_total. */
+export type ProxyHeaderResult = 'v1' | 'v2' | 'invalid' | 'timeout' | 'closed';
+
+export type ProxyHeaderOutcome =
+  | { result: 'v1' | 'v2'; header: ProxyHeader; client: ClientAddress | undefined }
+  | { result: 'invalid'; reason: string }
+  | { result: 'timeout' | 'closed' };
+
+/** A peer has this long to send its whole header (HAProxy and cloud balancers send it at once). */
+export const PROXY_HEADER_TIMEOUT_MS = 10_000;
+
+/**
+ * On success the socket is paused with the bytes after the header unshifted; the caller resumes it
+ * or hands it on. `client` is the header's source, or undefined for LOCAL and UNKNOWN (the peer itself).
+ */
+export function readProxyHeader(socket: Socket, timeoutMs: number, done: (outcome: ProxyHeaderOutcome) => void): void {
+  const decide = (bytes: Buffer): Exclude<ProxyParseResult, { state: 'incomplete' }> | undefined => {
+    const r = parseProxyHeader(bytes);
+    return r.state === 'incomplete' ? undefined : r;
+  };
+  readPrefix(socket, decide, timeoutMs, (outcome) => {
+    if (outcome.kind !== 'decided') return done({ result: outcome.kind });
+    const r = outcome.value;
+    if (r.state === 'invalid') return done({ result: 'invalid', reason: r.reason });
+    const rest = outcome.bytes.subarray(r.length);
+    if (rest.length > 0) socket.unshift(rest);
+    const a = r.header.command === 'PROXY' ? r.header.addresses : undefined;
+    done({ result: r.header.version === 1 ? 'v1' : 'v2', header: r.header, client: a && { address: a.sourceAddress, port: a.sourcePort } });
+  });
+}

@@ -3,7 +3,7 @@
 import type { NamespacedName } from '../src/config/parse.ts';
 import type { Logger } from '../src/log.ts';
 import type { Service } from '../src/model/kube.ts';
-import { fixedAddresses, planStatusWrites, publishServiceAddresses, servedServiceAddresses, type AddressChoice, type Node, type StatusCarrier, type StatusWrite } from '../src/status/addresses.ts';
+import { fixedAddresses, nodeAddresses, planStatusWrites, publishServiceAddresses, servedServiceAddresses, type AddressChoice, type Node, type StatusCarrier, type StatusWrite } from '../src/status/addresses.ts';
 import { ApiError } from './kube/api-client.ts';
 import type { KubeRequester } from './kube/api-request.ts';
 import { backoff } from './kube/reflector.ts';
@@ -149,7 +149,8 @@ export class StatusWriter {
       }
       // Not known (Service or Node missing): leave every status as it is, and look again later.
       if (choice.addresses === undefined) {
-        retry = choice.reason === 'nodeMissing';
+        // A Node still registering may have no addresses yet.
+        retry = choice.reason === 'nodeMissing' || choice.reason === 'nodeHasNoAddress';
       } else {
         const objects = this.opts.store.list(this.kind) as StatusCarrier[];
         // Forget writes to objects that are gone, so the memos stay as small as the store.
@@ -241,14 +242,14 @@ export class StatusWriter {
     return publishServiceAddresses(svc, this.opts.nodeName, await this.currentNode());
   }
 
-  /** The Node NODE_NAME names, read once per resync period; a missing Node is looked up again on the retry rather than remembered. */
+  /** The Node NODE_NAME names, read once per resync period; a missing Node, or one without addresses, is read again on the retry rather than remembered. */
   private async currentNode(): Promise<Node | undefined> {
     if (!this.opts.nodeName) return undefined;
     if (!this.node) {
       this.node = { node: await this.getOrUndefined<Node>(`/api/v1/nodes/${encodeURIComponent(this.opts.nodeName)}`), atMs: Date.now() };
     }
     const node = this.node.node;
-    if (!node) this.node = undefined;
+    if (!node || !nodeAddresses(node)) this.node = undefined;
     return node;
   }
 

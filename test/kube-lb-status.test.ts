@@ -10,8 +10,8 @@ import { LeaderElector } from '../controller/leader-election.ts';
 import { StatusWriter, type StatusWriteResult } from '../controller/status-writer.ts';
 import { Store } from '../controller/store.ts';
 import { startTestCluster, type TestCluster } from './cluster/cluster.ts';
-import { eventually } from './support/http.ts';
-import { adminClients, silentLogger } from './support/kube.ts';
+import { eventually, freePort } from './support/http.ts';
+import { adminClients, silentLogger, startKubeWharf } from './support/kube.ts';
 
 const NS = 'apps';
 const CONTROL_NS = 'wharf-system';
@@ -88,24 +88,47 @@ function lbService(name: string): V1Service {
   return { metadata: { name }, spec: { type: 'LoadBalancer', loadBalancerClass: LB_CLASS, ports: [{ name: 'pg', port: 5432, protocol: 'TCP' }] } as V1Service['spec'] };
 }
 
-async function statusOf(name: string): Promise<string[]> {
-  const svc = await core.readNamespacedService({ name, namespace: NS });
+async function statusOf(name: string, namespace = NS): Promise<string[]> {
+  const svc = await core.readNamespacedService({ name, namespace });
   return (svc.status?.loadBalancer?.ingress ?? []).map((e) => e.ip ?? e.hostname ?? '?').sort();
 }
 
-async function untilStatus(name: string, want: string[]): Promise<void> {
+async function untilStatus(name: string, want: string[], namespace = NS): Promise<void> {
   let last: string[] = [];
-  await eventually(async () => JSON.stringify((last = await statusOf(name))) === JSON.stringify(want), 200, 50).catch(() => {
-    throw new Error(`Service ${name}: status ${JSON.stringify(last)}, want ${JSON.stringify(want)}`);
+  await eventually(async () => JSON.stringify((last = await statusOf(name, namespace))) === JSON.stringify(want), 200, 50).catch(() => {
+    throw new Error(`Service ${namespace}/${name}: status ${JSON.stringify(last)}, want ${JSON.stringify(want)}`);
   });
 }
 
 /** Another controller writes the status (a full replace of the status subresource). */
-async function setStatus(name: string, addresses: Array<{ ip?: string; hostname?: string }>): Promise<void> {
-  const svc = await core.readNamespacedService({ name, namespace: NS });
+async function setStatus(name: string, addresses: Array<{ ip?: string; hostname?: string }>, namespace = NS): Promise<void> {
+  const svc = await core.readNamespacedService({ name, namespace });
   svc.status = { loadBalancer: { ingress: addresses } };
-  await core.replaceNamespacedServiceStatus({ name, namespace: NS, body: svc });
+  await core.replaceNamespacedServiceStatus({ name, namespace, body: svc });
 }
+
+test('wharf itself: a LoadBalancer Service translate() serves gets the address, a foreign change is put back, and it is withdrawn once the Service is no longer a LoadBalancer', async () => {
+  // Its own namespace: --lb-default-class would otherwise serve the other tests' Services too.
+  const ns = 'lb-wired';
+  await core.createNamespace({ body: { metadata: { name: ns } } });
+  await core.createNamespacedService({ namespace: ns, body: { metadata: { name: 'wired' }, spec: { type: 'LoadBalancer', loadBalancerClass: LB_CLASS, ports: [{ name: 'tcp', port: await freePort(), protocol: 'TCP' }] } as V1Service['spec'] } });
+  // kube-apiserver 1.20 drops spec.loadBalancerClass (the field came in 1.21), so the class-less
+  // default is what selects the Service here.
+  const wharf = await startKubeWharf(cluster.kubeconfigPath, ['--lb-default-class', '--watch-namespace', ns, '--publish-status-address', '192.0.2.30', '--election-id', 'wired'], { env: { POD_NAMESPACE: CONTROL_NS, POD_NAME: 'wired' }, statusDebounceMs: 20 });
+  try {
+    await untilStatus('wired', ['192.0.2.30'], ns);
+    await setStatus('wired', [{ ip: '203.0.113.99' }], ns);
+    await untilStatus('wired', ['192.0.2.30'], ns);
+    const svc = await core.readNamespacedService({ name: 'wired', namespace: ns });
+    (svc.spec as NonNullable<V1Service['spec']>).type = 'ClusterIP';
+    for (const p of svc.spec?.ports ?? []) delete p.nodePort;
+    // The API server keeps the status through the type change; wharf takes its address back.
+    await core.replaceNamespacedService({ name: 'wired', namespace: ns, body: svc });
+    await untilStatus('wired', [], ns);
+  } finally {
+    await wharf.stop(0);
+  }
+});
 
 test('the leader writes --publish-status-address into a served Service, a follower writes nothing, and a foreign change is put back', async () => {
   for (const name of ['db', 'neighbour', 'theirs']) await core.createNamespacedService({ namespace: NS, body: lbService(name) });

@@ -50,7 +50,7 @@ export function createMetrics(): WharfMetrics {
     tlsHandshakeErrors: new Counter({ name: 'wharf_tls_handshake_errors_total', help: 'TLS handshakes that failed, by reason (protocol_version, no_shared_cipher, certificate_rejected, timeout, ...).', labelNames: ['reason'], registers: [registry] }),
     kube: createKubeMetrics(registry),
     leader: new Gauge({ name: 'wharf_leader', help: '1 while this replica holds the leader election Lease (and writes status), else 0.', registers: [registry] }),
-    statusWrites: new Counter({ name: 'wharf_status_writes_total', help: 'Ingress status writes, by result (success, conflict, notFound, failure).', labelNames: ['result'], registers: [registry] }),
+    statusWrites: new Counter({ name: 'wharf_status_writes_total', help: 'Ingress and LoadBalancer Service status writes, by result (success, conflict, notFound, failure).', labelNames: ['result'], registers: [registry] }),
     acmeOrders: new Counter({ name: 'wharf_acme_orders_total', help: 'ACME certificate orders placed by this replica, by result (success, failure).', labelNames: ['result'], registers: [registry] }),
     acmeRenewal: new Gauge({ name: 'wharf_acme_certificate_renewal_timestamp_seconds', help: 'Unix time at which wharf renews the ACME certificate in this Secret (two thirds into its lifetime).', labelNames: ['secret'], registers: [registry] }),
   };

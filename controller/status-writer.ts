@@ -90,7 +90,14 @@ export class StatusWriter {
   /** After each rebuild, on every replica: the objects translate() served (`ns/name`). */
   update(served: readonly string[]): void {
     this.served = new Set(served);
-    for (const key of served) this.wasServed?.add(key);
+    if (this.wasServed) {
+      for (const key of served) this.wasServed.add(key);
+      // Followers run no rounds, so Services deleted after they stopped being served leave the list here too.
+      if (this.wasServed.size > this.served.size) {
+        const present = new Set(this.opts.store.list('Service').map((o) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`));
+        for (const key of this.wasServed) if (!present.has(key)) this.wasServed.delete(key);
+      }
+    }
     this.schedule(this.opts.debounceMs ?? 1_000);
   }
 

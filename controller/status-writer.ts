@@ -1,9 +1,9 @@
-// Writes status.loadBalancer.ingress of the Ingresses wharf serves, and withdraws it from those it
-// stops serving; only while leader, only what differs, debounced after rebuilds, retried with back-off.
+// Writes status.loadBalancer.ingress of the Ingresses (or LoadBalancer Services) wharf serves, and withdraws
+// it from those it stops serving; only while leader, only what differs, debounced after rebuilds, retried with back-off.
 import type { NamespacedName } from '../src/config/parse.ts';
 import type { Logger } from '../src/log.ts';
-import type { Ingress, Service } from '../src/model/kube.ts';
-import { fixedAddresses, planStatusWrites, publishServiceAddresses, type AddressChoice, type Node, type StatusWrite } from '../src/status/addresses.ts';
+import type { Service } from '../src/model/kube.ts';
+import { fixedAddresses, nodeAddresses, planStatusWrites, publishServiceAddresses, servedServiceAddresses, type AddressChoice, type Node, type StatusCarrier, type StatusWrite } from '../src/status/addresses.ts';
 import { ApiError } from './kube/api-client.ts';
 import type { KubeRequester } from './kube/api-request.ts';
 import { backoff } from './kube/reflector.ts';
@@ -13,13 +13,18 @@ import type { Store } from './store.ts';
 export type StatusWriteResult = 'success' | 'conflict' | 'notFound' | 'failure';
 
 export interface StatusWriterOptions {
+  /**
+   * Whose status: served Ingresses (the default; addresses from the publish flags), or served
+   * LoadBalancer Services (--publish-status-address, else the node's address).
+   */
+  kind?: 'Ingress' | 'Service';
   api: KubeRequester;
   store: Store;
   leadership: Leadership;
   log: Logger;
   publishService?: NamespacedName;
   publishStatusAddress?: readonly string[];
-  /** NODE_NAME (downward API): the node whose address a non-LoadBalancer publish Service stands for. */
+  /** NODE_NAME (downward API): the node whose address a non-LoadBalancer publish Service (or a served LoadBalancer Service) stands for. */
   nodeName?: string;
   /** Counts each write by result (a metric). */
   onWrite?: (result: StatusWriteResult) => void;
@@ -33,7 +38,10 @@ export interface StatusWriterOptions {
 
 export class StatusWriter {
   private readonly opts: StatusWriterOptions;
+  private readonly kind: 'Ingress' | 'Service';
   private served = new Set<string>();
+  /** Services: those served since they last lost (or never had) wharf's addresses; only they are withdrawn from. */
+  private readonly wasServed: Set<string> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private resync: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -42,13 +50,15 @@ export class StatusWriter {
   private stopped = false;
   private lastReason: string | undefined;
   private node: { node: Node | undefined; atMs: number } | undefined;
-  /** Our last write per Ingress and the resourceVersion it replaced: skips re-writing before the watch catches up. */
+  /** Our last write per object and the resourceVersion it replaced: skips re-writing before the watch catches up. */
   private readonly written = new Map<string, { fromVersion: string | undefined; addresses: string }>();
   private removeListener: (() => void) | undefined;
   private idle: Array<() => void> = [];
 
   constructor(opts: StatusWriterOptions) {
     this.opts = opts;
+    this.kind = opts.kind ?? 'Ingress';
+    this.wasServed = this.kind === 'Service' ? new Set() : undefined;
   }
 
   /** True when a flag asks for status writes at all. */
@@ -77,9 +87,17 @@ export class StatusWriter {
     clearInterval(this.resync);
   }
 
-  /** After each rebuild: the Ingresses translate() served (`ns/name`). */
+  /** After each rebuild, on every replica: the objects translate() served (`ns/name`). */
   update(served: readonly string[]): void {
     this.served = new Set(served);
+    if (this.wasServed) {
+      for (const key of served) this.wasServed.add(key);
+      // Followers run no rounds, so Services deleted after they stopped being served leave the list here too.
+      if (this.wasServed.size > this.served.size) {
+        const present = new Set(this.opts.store.list('Service').map((o) => `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`));
+        for (const key of this.wasServed) if (!present.has(key)) this.wasServed.delete(key);
+      }
+    }
     this.schedule(this.opts.debounceMs ?? 1_000);
   }
 
@@ -127,23 +145,30 @@ export class StatusWriter {
   private async round(): Promise<void> {
     let retry = false;
     try {
+      // No Service served, none to withdraw from: no address to work out (no Node read), nothing to log.
+      if (this.wasServed?.size === 0) return;
       const choice = await this.addresses();
       if (choice.reason !== this.lastReason) {
         this.lastReason = choice.reason;
-        this.opts.log.info('status: addresses to publish', { reason: choice.reason, addresses: choice.addresses?.map((a) => a.ip ?? a.hostname) });
+        // A served LoadBalancer Service with no address to publish is a setup problem (no NODE_NAME, a Node without addresses).
+        const level = choice.addresses === undefined && this.kind === 'Service' ? 'warn' : 'info';
+        this.opts.log[level]('status: addresses to publish', { kind: this.kind, reason: choice.reason, addresses: choice.addresses?.map((a) => a.ip ?? a.hostname) });
       }
       // Not known (Service or Node missing): leave every status as it is, and look again later.
       if (choice.addresses === undefined) {
-        retry = choice.reason === 'nodeMissing';
+        // A Node still registering may have no addresses yet.
+        retry = choice.reason === 'nodeMissing' || choice.reason === 'nodeHasNoAddress';
       } else {
-        const ingresses = this.opts.store.list('Ingress') as Ingress[];
-        // Forget writes to Ingresses that are gone, so the memo stays as small as the store.
-        const present = new Set(ingresses.map((i) => `${i.metadata.namespace ?? 'default'}/${i.metadata.name}`));
+        const objects = this.opts.store.list(this.kind) as StatusCarrier[];
+        // Forget writes to objects that are gone, so the memos stay as small as the store.
+        const present = new Set(objects.map((i) => `${i.metadata.namespace ?? 'default'}/${i.metadata.name}`));
         for (const key of this.written.keys()) if (!present.has(key)) this.written.delete(key);
-        const writes = planStatusWrites(ingresses, this.served, choice.addresses).filter((w) => !this.alreadyWritten(w, ingresses));
+        const planned = planStatusWrites(objects, this.served, choice.addresses, this.wasServed);
+        this.forgetUnserved(present, planned);
+        const writes = planned.filter((w) => !this.alreadyWritten(w, objects));
         for (const w of writes) {
           if (this.stopped || !this.opts.leadership.isLeader()) break;
-          if (!(await this.write(w, ingresses))) retry = true;
+          if (!(await this.write(w, objects))) retry = true;
         }
       }
     } catch (err) {
@@ -160,61 +185,79 @@ export class StatusWriter {
     }
   }
 
-  private alreadyWritten(w: StatusWrite, ingresses: readonly Ingress[]): boolean {
+  /** A Service that is no longer served and has nothing of wharf's left to withdraw is off the list. */
+  private forgetUnserved(present: ReadonlySet<string>, planned: readonly StatusWrite[]): void {
+    if (!this.wasServed) return;
+    const withdrawing = new Set(planned.filter((w) => w.reason === 'withdraw').map((w) => `${w.namespace}/${w.name}`));
+    for (const key of this.wasServed) if (!present.has(key) || (!this.served.has(key) && !withdrawing.has(key))) this.wasServed.delete(key);
+  }
+
+  private alreadyWritten(w: StatusWrite, objects: readonly StatusCarrier[]): boolean {
     const key = `${w.namespace}/${w.name}`;
     const mine = this.written.get(key);
-    const current = ingresses.find((i) => (i.metadata.namespace ?? 'default') === w.namespace && i.metadata.name === w.name);
+    const current = objects.find((i) => (i.metadata.namespace ?? 'default') === w.namespace && i.metadata.name === w.name);
     return mine !== undefined && mine.fromVersion === current?.metadata.resourceVersion && mine.addresses === JSON.stringify(w.addresses);
   }
 
   /** One merge patch on the status subresource; false when it should be tried again. */
-  private async write(w: StatusWrite, ingresses: readonly Ingress[]): Promise<boolean> {
+  private async write(w: StatusWrite, objects: readonly StatusCarrier[]): Promise<boolean> {
     const key = `${w.namespace}/${w.name}`;
-    const current = ingresses.find((i) => (i.metadata.namespace ?? 'default') === w.namespace && i.metadata.name === w.name);
+    const current = objects.find((i) => (i.metadata.namespace ?? 'default') === w.namespace && i.metadata.name === w.name);
     const version = current?.metadata.resourceVersion;
-    const path = `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(w.namespace)}/ingresses/${encodeURIComponent(w.name)}/status`;
+    const namespaced = `namespaces/${encodeURIComponent(w.namespace)}`;
+    const path = this.kind === 'Service' ? `/api/v1/${namespaced}/services/${encodeURIComponent(w.name)}/status` : `/apis/networking.k8s.io/v1/${namespaced}/ingresses/${encodeURIComponent(w.name)}/status`;
+    const logKey = this.kind === 'Service' ? 'service' : 'ingress';
     // The resourceVersion is a precondition: if the status changed since we read it (say another
-    // controller took the Ingress over), the server answers 409 and we decide again on fresh data.
+    // controller took the object over), the server answers 409 and we decide again on fresh data.
     const patch = { metadata: { resourceVersion: version }, status: { loadBalancer: { ingress: w.addresses.length > 0 ? w.addresses : null } } };
     try {
       await this.opts.api.request('PATCH', path, patch);
       this.written.set(key, { fromVersion: version, addresses: JSON.stringify(w.addresses) });
       this.opts.onWrite?.('success');
-      this.opts.log.info(w.reason === 'publish' ? 'status: addresses written' : 'status: addresses withdrawn', { ingress: key, addresses: w.addresses.map((a) => a.ip ?? a.hostname) });
+      this.opts.log.info(w.reason === 'publish' ? 'status: addresses written' : 'status: addresses withdrawn', { [logKey]: key, addresses: w.addresses.map((a) => a.ip ?? a.hostname) });
       return true;
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) {
-        // The Ingress is gone; its delete event will reach the store shortly.
+        // The object is gone; its delete event will reach the store shortly.
         this.opts.onWrite?.('notFound');
         return true;
       }
       if (err instanceof ApiError && err.status === 409) {
         // The watch brings the newer object, whose rebuild schedules another round.
         this.opts.onWrite?.('conflict');
-        this.opts.log.debug('status: Ingress changed while writing; deciding again', { ingress: key });
+        this.opts.log.debug(`status: ${this.kind} changed while writing; deciding again`, { [logKey]: key });
         return true;
       }
       this.opts.onWrite?.('failure');
-      this.opts.log.warn('status: write failed; retrying with back-off', { code: 'WHARF_E_KUBE_API', ingress: key, err: err as Error });
+      this.opts.log.warn('status: write failed; retrying with back-off', { code: 'WHARF_E_KUBE_API', [logKey]: key, err: err as Error });
       return false;
     }
   }
 
   private async addresses(): Promise<AddressChoice> {
     const { publishService, publishStatusAddress } = this.opts;
+    if (this.kind === 'Service') {
+      const node = publishStatusAddress?.length ? undefined : await this.currentNode();
+      return servedServiceAddresses(publishStatusAddress, this.opts.nodeName, node);
+    }
     if (publishStatusAddress?.length) return fixedAddresses(publishStatusAddress);
     if (!publishService) return { addresses: undefined, reason: 'notConfigured' };
     const service = this.opts.store.get('Service', publishService.namespace, publishService.name) as Service | undefined;
     // Outside --watch-namespace the Service is not in the store: read it directly.
     const svc = service ?? (await this.getOrUndefined<Service>(`/api/v1/namespaces/${encodeURIComponent(publishService.namespace)}/services/${encodeURIComponent(publishService.name)}`));
     if (!svc || svc.spec?.type === 'LoadBalancer' || !this.opts.nodeName) return publishServiceAddresses(svc, this.opts.nodeName, undefined);
+    return publishServiceAddresses(svc, this.opts.nodeName, await this.currentNode());
+  }
+
+  /** The Node NODE_NAME names, read once per resync period; a missing Node, or one without addresses, is read again on the retry rather than remembered. */
+  private async currentNode(): Promise<Node | undefined> {
+    if (!this.opts.nodeName) return undefined;
     if (!this.node) {
       this.node = { node: await this.getOrUndefined<Node>(`/api/v1/nodes/${encodeURIComponent(this.opts.nodeName)}`), atMs: Date.now() };
     }
-    const choice = publishServiceAddresses(svc, this.opts.nodeName, this.node.node);
-    // A missing Node is looked up again on the retry rather than remembered.
-    if (!this.node.node) this.node = undefined;
-    return choice;
+    const node = this.node.node;
+    if (!node || !nodeAddresses(node)) this.node = undefined;
+    return node;
   }
 
   private async getOrUndefined<T>(path: string): Promise<T | undefined> {

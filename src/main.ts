@@ -73,6 +73,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   let diagnostics: Diagnostic[] = [];
   let sourceProblems: ManifestProblem[] = [];
   let statusWriter: StatusWriter | undefined;
+  let serviceStatusWriter: StatusWriter | undefined;
   let lastServed: readonly string[] = [];
   let elector: LeaderElector | undefined;
 
@@ -140,6 +141,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
       recheckCertificatesAt(at);
       lastServed = result.served;
       statusWriter?.update(result.served);
+      serviceStatusWriter?.update(result.loadBalancers ?? []);
       acme?.issuer.observe(result.certificates, snapshot);
       diagnostics = [...result.diagnostics, ...certs.diagnostics, ...(chosenDefault?.diagnostics ?? []), ...(acme?.issuer.diagnostics() ?? [])];
       reportDiagnostics(log, metrics, diagnostics, reported);
@@ -217,6 +219,8 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     if (StatusWriter.wanted(config)) {
       statusWriter = new StatusWriter({ api, store, leadership: elector, log, publishService: config.publishService, publishStatusAddress: config.publishStatusAddress, nodeName: env.NODE_NAME, onWrite: (result) => metrics.statusWrites.inc({ result }), debounceMs: options.statusDebounceMs });
     }
+    // Served LoadBalancer Services get the address wharf listens on, whatever the Ingress flags say.
+    serviceStatusWriter = new StatusWriter({ kind: 'Service', api, store, leadership: elector, log, publishStatusAddress: config.publishStatusAddress, nodeName: env.NODE_NAME, onWrite: (result) => metrics.statusWrites.inc({ result }), debounceMs: options.statusDebounceMs });
   }
   events?.start();
   // The synced gate: the first table is built from the complete initial state.
@@ -252,6 +256,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   const adminAddr = admin.server.address();
   const adminPort = typeof adminAddr === 'object' && adminAddr ? adminAddr.port : config.adminPort;
   statusWriter?.start();
+  serviceStatusWriter?.start();
   elector?.start();
   log.info('wharf is serving', { version: WHARF_VERSION, ...(config.manifests ? { source: 'manifests', dir: config.manifests } : { source: 'kubernetes' }), http: ports.httpPort, https: ports.httpsPort, admin: adminPort });
 
@@ -268,12 +273,16 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     diagnostics: () => diagnostics,
     events,
     leadership: elector,
-    statusSettled: () => statusWriter?.settled() ?? Promise.resolve(),
+    statusSettled: async () => {
+      await statusWriter?.settled();
+      await serviceStatusWriter?.settled();
+    },
     acme,
     async stop(graceMs = 10_000) {
       ready = false;
       clearTimeout(certificateRecheck);
       statusWriter?.stop();
+      serviceStatusWriter?.stop();
       // Released before the listeners drain, so another replica takes over status at once.
       await elector?.stop();
       source.stop();

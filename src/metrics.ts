@@ -52,7 +52,7 @@ export function createMetrics(): WharfMetrics {
     tlsHandshakeErrors: new Counter({ name: 'wharf_tls_handshake_errors_total', help: 'TLS handshakes that failed, by reason (protocol_version, no_shared_cipher, certificate_rejected, timeout, ...).', labelNames: ['reason'], registers: [registry] }),
     kube: createKubeMetrics(registry),
     leader: new Gauge({ name: 'wharf_leader', help: '1 while this replica holds the leader election Lease (and writes status), else 0.', registers: [registry] }),
-    statusWrites: new Counter({ name: 'wharf_status_writes_total', help: 'Ingress status writes, by result (success, conflict, notFound, failure).', labelNames: ['result'], registers: [registry] }),
+    statusWrites: new Counter({ name: 'wharf_status_writes_total', help: 'Ingress and LoadBalancer Service status writes, by result (success, conflict, notFound, failure).', labelNames: ['result'], registers: [registry] }),
     acmeOrders: new Counter({ name: 'wharf_acme_orders_total', help: 'ACME certificate orders placed by this replica, by result (success, failure).', labelNames: ['result'], registers: [registry] }),
     proxyProtocolHeaders: new Counter({ name: 'wharf_proxy_protocol_headers_total', help: 'PROXY protocol headers read from trusted peers, by listener (http, https) and result (v1, v2, invalid, timeout, closed).', labelNames: ['listener', 'result'], registers: [registry] }),
     passthroughConnections: new Counter({ name: 'wharf_tls_passthrough_connections_total', help: 'Connections to TLS passthrough hosts, by result (forwarded, no_endpoint, connect_failed, client_closed).', labelNames: ['result'], registers: [registry] }),

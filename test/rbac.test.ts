@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, NetworkingV1Api, RbacAuthorizationV1Api, type V1Service } from '@kubernetes/client-node';
 import { generate } from 'selfsigned';
 import { startEchoBackend, type EchoBackend } from '../demo/echo-backend.ts';
 import { startTestCluster, type TestCluster } from './cluster/cluster.ts';
@@ -78,6 +78,12 @@ before(
       namespace: APP_NS,
       body: { metadata: { name: 'web' }, spec: { ingressClassName: 'wharf', tls: [{ hosts: ['web.test'], secretName: 'web-tls' }], rules: [{ host: 'web.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: backend('web') }] } }] } },
     });
+    // A LoadBalancer Service wharf serves, so the leader writes its status. kube-apiserver 1.20 drops
+    // spec.loadBalancerClass (a 1.21 field): wharf runs with --lb-default-class to select it anyway.
+    await core.createNamespacedService({
+      namespace: APP_NS,
+      body: { metadata: { name: 'tcp-lb' }, spec: { type: 'LoadBalancer', loadBalancerClass: 'wharf.dev/lb', ports: [{ name: 'tcp', port: await freePort(), protocol: 'TCP', targetPort: pod.port }] } as V1Service['spec'] },
+    });
     // A problem wharf reports as an Event.
     await networking.createNamespacedIngress({
       namespace: APP_NS,
@@ -124,7 +130,7 @@ async function startWharfAsServiceAccount(): Promise<RunningWharf> {
   const args = [
     bin, 'serve', '--kubeconfig', saKubeconfig, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1',
     '--http-port', String(http), '--https-port', String(https), '--admin-port', String(admin),
-    '--publish-service', `${WHARF_NS}/wharf`, '--election-id', NAMES['election-id'],
+    '--publish-service', `${WHARF_NS}/wharf`, '--election-id', NAMES['election-id'], '--lb-default-class',
     '--tcp-services-configmap', `${WHARF_NS}/${NAMES['tcp-services-configmap']}`, '--udp-services-configmap', `${WHARF_NS}/${NAMES['udp-services-configmap']}`,
   ];
   // The downward API of a real pod gives these.
@@ -181,7 +187,7 @@ function grantUsed(e: AuditEntry, documented: Set<string>): string {
 test('with exactly the documented rules, wharf serves end to end, writes status and Events, and uses every rule', { timeout: 5 * 60_000 }, async () => {
   let wharf = await startWharfAsServiceAccount();
   try {
-    // Sufficient: routing, TLS from a Secret, the Lease, status from the node's address, an Event.
+    // Sufficient: routing, TLS from a Secret, the Lease, Ingress and LoadBalancer Service status from the node's address, an Event.
     const viaTls = () => get(wharf.https, 'web.test', '/', { https: true, servername: 'web.test' });
     await eventually(async () => (await viaTls()).status === 200, 300, 100);
     assert.equal(JSON.parse((await viaTls()).body).backend, 'web-pod');
@@ -189,6 +195,10 @@ test('with exactly the documented rules, wharf serves end to end, writes status 
     await eventually(async () => {
       const ing = await networking.readNamespacedIngress({ namespace: APP_NS, name: 'web' });
       return ing.status?.loadBalancer?.ingress?.some((i) => i.ip === NODE_ADDRESS) === true;
+    }, 300, 100);
+    await eventually(async () => {
+      const svc = await core.readNamespacedService({ namespace: APP_NS, name: 'tcp-lb' });
+      return svc.status?.loadBalancer?.ingress?.some((i) => i.ip === NODE_ADDRESS) === true;
     }, 300, 100);
     await eventually(async () => {
       const events = await core.listNamespacedEvent({ namespace: APP_NS });

@@ -1,5 +1,5 @@
-// Which addresses wharf publishes in status.loadBalancer.ingress, and which Ingress statuses must
-// change for that: pure decisions on the publish Service, the Node and the current statuses.
+// Which addresses wharf publishes in status.loadBalancer.ingress, and which Ingress and LoadBalancer
+// Service statuses must change for that: pure decisions on the flags, the Node and the current statuses.
 import { isIP } from 'node:net';
 import type { Ingress, KubeObject, LoadBalancerIngress, Service } from '../model/kube.ts';
 
@@ -59,11 +59,26 @@ export function publishServiceAddresses(service: Service | undefined, nodeName: 
     const lb = service.status?.loadBalancer?.ingress ?? [];
     return { addresses: normaliseAddresses([...lb, ...external]), reason: lb.length > 0 ? 'loadBalancer' : 'loadBalancerPending' };
   }
+  return nodeChoice(nodeName, node, external);
+}
+
+/**
+ * The address a LoadBalancer Service wharf serves is reached on: --publish-status-address, else the
+ * node wharf runs on. Never the publish Service's load balancer: wharf is that load balancer, and a
+ * Service that names itself would publish its own status back.
+ */
+export function servedServiceAddresses(publishStatusAddress: readonly string[] | undefined, nodeName: string | undefined, node: Node | undefined): AddressChoice {
+  if (publishStatusAddress?.length) return fixedAddresses(publishStatusAddress);
+  return nodeChoice(nodeName, node, []);
+}
+
+/** The node NODE_NAME names, by its addresses (plus `extra`), or why it cannot be used. */
+function nodeChoice(nodeName: string | undefined, node: Node | undefined, extra: readonly LoadBalancerIngress[]): AddressChoice {
   if (!nodeName) return { addresses: undefined, reason: 'noNodeName' };
   if (!node) return { addresses: undefined, reason: 'nodeMissing' };
   const picked = nodeAddresses(node);
   if (!picked) return { addresses: undefined, reason: 'nodeHasNoAddress' };
-  return { addresses: normaliseAddresses([...picked.addresses.map((a) => (isIP(a) ? { ip: a } : { hostname: a })), ...external]), reason: picked.reason };
+  return { addresses: normaliseAddresses([...picked.addresses.map((a) => (isIP(a) ? { ip: a } : { hostname: a })), ...extra]), reason: picked.reason };
 }
 
 /** A node's ExternalIP addresses, else its InternalIP addresses (clusters without external IPs, bare metal). */
@@ -89,21 +104,27 @@ export interface StatusWrite {
   reason: 'publish' | 'withdraw';
 }
 
+/** An object with a status.loadBalancer.ingress wharf may write: an Ingress or a Service. */
+export type StatusCarrier = Ingress | Service;
+
 /**
- * The writes that bring every Ingress in line: served ones carry `desired`; one that is not served
+ * The writes that bring every object in line: served ones carry `desired`; one that is not served
  * (another class, or dropped) loses its addresses only when they are exactly wharf's, so a status
- * that another controller wrote is never touched. Sorted by namespace/name.
+ * that another controller wrote is never touched. With `wasServed`, only those objects are
+ * withdrawn from: an address equal to wharf's is then not enough (a node's IP, which another load
+ * balancer on that node may publish too). Sorted by namespace/name.
  */
-export function planStatusWrites(ingresses: readonly Ingress[], served: ReadonlySet<string>, desired: readonly LoadBalancerIngress[]): StatusWrite[] {
+export function planStatusWrites(objects: readonly StatusCarrier[], served: ReadonlySet<string>, desired: readonly LoadBalancerIngress[], wasServed?: ReadonlySet<string>): StatusWrite[] {
   const want = normaliseAddresses(desired);
   const writes: StatusWrite[] = [];
-  for (const ing of ingresses) {
-    const namespace = ing.metadata.namespace ?? 'default';
-    const name = ing.metadata.name;
-    const current = ing.status?.loadBalancer?.ingress ?? [];
-    if (served.has(`${namespace}/${name}`)) {
+  for (const obj of objects) {
+    const namespace = obj.metadata.namespace ?? 'default';
+    const name = obj.metadata.name;
+    const key = `${namespace}/${name}`;
+    const current = obj.status?.loadBalancer?.ingress ?? [];
+    if (served.has(key)) {
       if (!sameAddresses(current, want)) writes.push({ namespace, name, addresses: want, reason: 'publish' });
-    } else if (want.length > 0 && current.length > 0 && sameAddresses(current, want)) {
+    } else if ((wasServed?.has(key) ?? true) && want.length > 0 && current.length > 0 && sameAddresses(current, want)) {
       writes.push({ namespace, name, addresses: [], reason: 'withdraw' });
     }
   }

@@ -16,7 +16,7 @@ export function objectKey(obj: KubeObject): string {
 
 /**
  * `objKey` is `ns/name` of what changed; undefined when a whole kind was replaced. `statusOnly`: an
- * Ingress changed only in status, resourceVersion or managedFields, which translate() does not read.
+ * Ingress or Service changed only in status, resourceVersion or managedFields, which translate() does not read.
  */
 export type StoreListener = (kind: WatchedKind, objKey: string | undefined, serviceKey: string | undefined, statusOnly?: boolean) => void;
 
@@ -54,7 +54,7 @@ export class Store {
     const key = objectKey(obj);
     const old = map.get(key);
     if (old && sameObject(old, obj)) return false;
-    if (old && kind === 'Ingress' && sameRoutingInput(old, obj)) {
+    if (old && (kind === 'Ingress' || kind === 'Service') && sameRoutingInput(old, obj)) {
       // Kept (the status writer reads the current status and resourceVersion) but the cached snapshot
       // stays: a status write, wharf's own included, comes back as a MODIFIED event that cannot change
       // the routing table. Listeners are told it was status only, so nothing rebuilds.

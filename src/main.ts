@@ -75,6 +75,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   let statusWriter: StatusWriter | undefined;
   let serviceStatusWriter: StatusWriter | undefined;
   let lastServed: readonly string[] = [];
+  let lastLoadBalancers: readonly string[] = [];
   let elector: LeaderElector | undefined;
 
   // --manifests, else --kubeconfig, else the in-cluster service account when running in a pod.
@@ -141,7 +142,8 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
       recheckCertificatesAt(at);
       lastServed = result.served;
       statusWriter?.update(result.served);
-      serviceStatusWriter?.update(result.loadBalancers ?? []);
+      lastLoadBalancers = result.loadBalancers ?? [];
+      serviceStatusWriter?.update(lastLoadBalancers);
       acme?.issuer.observe(result.certificates, snapshot);
       diagnostics = [...result.diagnostics, ...certs.diagnostics, ...(chosenDefault?.diagnostics ?? []), ...(acme?.issuer.diagnostics() ?? [])];
       reportDiagnostics(log, metrics, diagnostics, reported);
@@ -193,9 +195,14 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     },
   });
   store.onChange((kind, _key, serviceKey, statusOnly) => {
-    // Only an Ingress status changed (mostly wharf's own write coming back): no rebuild, but the status
-    // writer looks again, so a status someone else changed is put back.
-    if (statusOnly) return statusWriter?.update(lastServed);
+    // Only an Ingress's or a Service's status changed (mostly wharf's own write coming back): no rebuild,
+    // but the status writers look again, so a status someone else changed is put back and a publish
+    // Service's new address reaches the Ingresses.
+    if (statusOnly) {
+      statusWriter?.update(lastServed);
+      serviceStatusWriter?.update(lastLoadBalancers);
+      return;
+    }
     const endpointsOnly = (kind === 'EndpointSlice' || kind === 'Endpoints') && serviceKey !== undefined;
     if (endpointsOnly) touchedServices.add(serviceKey);
     else fullPending = true;

@@ -1,5 +1,5 @@
-// Store behaviour that keeps rebuilds proportional to what changed: an Ingress status write (wharf's own
-// comes back as a MODIFIED event) is reported as status-only (no rebuild), and unchanged kinds keep their sorted lists.
+// Store behaviour that keeps rebuilds proportional to what changed: an Ingress or Service status write (wharf's
+// own comes back as a MODIFIED event) is reported as status-only (no rebuild), and unchanged kinds keep their sorted lists.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Store } from '../controller/store.ts';
@@ -35,6 +35,23 @@ test('an Ingress change in status, resourceVersion or managedFields only is stor
   assert.equal(store.upsert('Ingress', ingress('4', { host: 'b.test', labels: { tier: 'web' } })), true);
   assert.deepEqual(seen, ['Ingress shop/web', 'Ingress shop/web status', 'Ingress shop/web', 'Ingress shop/web']);
   assert.equal((store.snapshot().ingresses[0]!.metadata as { resourceVersion?: string }).resourceVersion, '4');
+});
+
+test('a Service change in status only is reported as status-only; a spec change still rebuilds', () => {
+  const store = new Store();
+  const seen: string[] = [];
+  store.onChange((kind, key, _svc, statusOnly) => seen.push(`${kind} ${key}${statusOnly ? ' status' : ''}`));
+  const svc = (rv: string, port: number, status?: unknown): KubeObject => ({ kind: 'Service', metadata: { name: 'lb', namespace: 'shop', resourceVersion: rv }, spec: { type: 'LoadBalancer', ports: [{ port }] }, ...(status ? { status } : {}) }) as unknown as KubeObject;
+  store.upsert('Service', svc('1', 80));
+  const before = store.snapshot();
+  const written = svc('2', 80, { loadBalancer: { ingress: [{ ip: '192.0.2.10' }] } });
+  store.upsert('Service', written);
+  assert.deepEqual(seen, ['Service shop/lb', 'Service shop/lb status']);
+  // The status writers read the live object; the snapshot translate() reads may stay.
+  assert.equal(store.get('Service', 'shop', 'lb'), written);
+  assert.equal(store.snapshot(), before);
+  store.upsert('Service', svc('3', 81, { loadBalancer: { ingress: [{ ip: '192.0.2.10' }] } }));
+  assert.deepEqual(seen, ['Service shop/lb', 'Service shop/lb status', 'Service shop/lb']);
 });
 
 test('a snapshot reuses the sorted lists of kinds that did not change, and re-sorts the one that did', () => {

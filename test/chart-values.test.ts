@@ -61,7 +61,8 @@ test('the values the issue names exist, and the README table lists them', () => 
     'controller.hostNetwork', 'controller.service.type', 'controller.service.nodePorts.http', 'controller.service.nodePorts.https',
     'controller.service.loadBalancerClass', 'controller.ingressClassResource.enabled', 'controller.ingressClassResource.name',
     'controller.ingressClassResource.default', 'controller.ingressClassResource.controllerValue', 'controller.extraArgs',
-    'controller.resources', 'controller.podDisruptionBudget', 'controller.tcp', 'controller.udp', 'defaultBackend', 'defaultTLS',
+    'controller.resources', 'controller.podDisruptionBudget', 'controller.tcp', 'controller.udp', 'controller.lbDefaultClass',
+    'controller.proxyProtocol.enabled', 'controller.proxyProtocol.trustedCidrs', 'controller.privilegedPorts', 'defaultBackend', 'defaultTLS',
     'acme', 'metrics.serviceMonitor.enabled', 'rbac.create', 'serviceAccount', 'announcer',
   ]) {
     assert.ok(has(path), `${path} is in values.yaml`);

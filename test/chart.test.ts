@@ -1,98 +1,15 @@
 // The Helm chart, checked with the real helm 4: lint and template for several value sets, and the
 // rendered objects (ports, IngressClass, RBAC equal to files/rbac-rules.yaml, security, flags).
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
-import { ensureHelm } from './chart/prepare.ts';
-import { grants, loadRbac, type PolicyRule } from './support/rbac.ts';
+import { grants, loadRbac } from './support/rbac.ts';
+import { CHART, find, FULLNAME, NAMESPACE, openChart, RELEASE, workload, type Chart, type Container, type K8sObject, type PodSpec, type Run } from './chart/render.ts';
 
-const CHART = fileURLToPath(new URL('../charts/wharf', import.meta.url));
-const RELEASE = 'edge';
-const NAMESPACE = 'ingress';
-const FULLNAME = 'edge-wharf';
-
-interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
-  spec?: Record<string, unknown>;
-  rules?: PolicyRule[];
-  data?: Record<string, string>;
-}
-
-interface Container {
-  args: string[];
-  env: { name: string; valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { name: string; key: string } } }[];
-  ports: { name: string; containerPort: number; protocol: string }[];
-  livenessProbe: { httpGet: { path: string; port: string } };
-  readinessProbe: { httpGet: { path: string; port: string } };
-  securityContext: Record<string, unknown> & { capabilities: { drop: string[]; add?: string[] } };
-}
-
-interface PodSpec {
-  hostNetwork?: boolean;
-  terminationGracePeriodSeconds: number;
-  securityContext: Record<string, unknown>;
-  containers: Container[];
-}
-
-let helm = '';
-let dir = '';
-let counter = 0;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function runHelm(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(helm, args, { timeout: 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function valuesFile(values: object): string {
-  counter += 1;
-  const file = join(dir, `values-${counter}.json`);
-  // JSON is YAML, so helm reads it as a values file.
-  writeFileSync(file, JSON.stringify(values));
-  return file;
-}
-
-async function lint(values: object): Promise<Run> {
-  return runHelm(['lint', '--strict', CHART, '--namespace', NAMESPACE, '-f', valuesFile(values)]);
-}
-
-async function render(values: object, extraArgs: string[] = []): Promise<K8sObject[]> {
-  const r = await runHelm(['template', RELEASE, CHART, '--namespace', NAMESPACE, '-f', valuesFile(values), ...extraArgs]);
-  assert.equal(r.code, 0, `helm template failed:\n${r.stderr}`);
-  return parseAllDocuments(r.stdout)
-    .map((d) => d.toJS() as K8sObject | null)
-    .filter((o): o is K8sObject => o !== null);
-}
-
-function find(objs: K8sObject[], kind: string, name = FULLNAME): K8sObject {
-  const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
-  assert.ok(o, `no ${kind} ${name} among ${objs.map((x) => `${x.kind}/${x.metadata.name}`).join(', ')}`);
-  return o;
-}
-
-function workload(objs: K8sObject[]): { kind: string; pod: PodSpec; container: Container } {
-  const w = objs.filter((o) => o.kind === 'Deployment' || o.kind === 'DaemonSet');
-  assert.equal(w.length, 1, 'exactly one workload');
-  const pod = (w[0]!.spec as { template: { spec: PodSpec } }).template.spec;
-  assert.equal(pod.containers.length, 1);
-  return { kind: w[0]!.kind, pod, container: pod.containers[0]! };
-}
+let chart: Chart;
+const runHelm = (args: string[]): Promise<Run> => chart.runHelm(args);
+const valuesFile = (values: object): string => chart.valuesFile(values);
+const lint = (values: object): Promise<Run> => chart.lint(values);
+const render = (values: object, extraArgs: string[] = []): Promise<K8sObject[]> => chart.render(values, extraArgs);
 
 /** The grants the chart's ClusterRole and Role give, next to what rbac-rules.yaml documents. */
 function assertRbac(objs: K8sObject[], names: Record<string, string | undefined>, acme: boolean): void {
@@ -131,12 +48,9 @@ const ACME_METRICS = {
 
 describe('helm chart charts/wharf', () => {
   before(async () => {
-    helm = await ensureHelm();
-    dir = mkdtempSync(join(tmpdir(), 'wharf-chart-'));
+    chart = await openChart();
   });
-  after(() => {
-    if (dir !== '') rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => chart?.close());
 
   for (const [name, values] of Object.entries({ default: {}, daemonset: DAEMONSET, loadbalancer: LOADBALANCER, l4: L4, 'acme+metrics': ACME_METRICS, 'watch-namespace': { controller: { watchNamespace: 'shop' } } })) {
     test(`helm lint --strict passes: ${name}`, async () => {
@@ -199,7 +113,7 @@ describe('helm chart charts/wharf', () => {
     assert.equal(container.args[0], 'serve');
     for (const flag of ['--publish-service=ingress/edge-wharf', '--election-id=wharf-leader', '--http-port=30799', '--https-port=31522', '--admin-port=10254', '--ingress-class=wharf', '--controller-class=wharf.dev/ingress-controller'])
       assert.ok(container.args.includes(flag), `${flag} in ${container.args.join(' ')}`);
-    assert.ok(!container.args.some((a) => /^--(acme|tcp|udp|default-)/.test(a)), container.args.join(' '));
+    assert.ok(!container.args.some((a) => /^--(acme|tcp|udp|default-|lb-|proxy-)/.test(a)), container.args.join(' '));
   });
 
   test('DaemonSet with hostNetwork', async () => {

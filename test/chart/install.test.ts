@@ -1,5 +1,5 @@
-// `helm install` of charts/wharf into the real test apiserver, objects read back; then wharf, run with
-// the chart's ServiceAccount token and the Deployment's args, serves an Ingress end to end, never denied.
+// `helm install` of charts/wharf into the real test apiserver, objects read back; then wharf, run with the chart's
+// ServiceAccount token and the Deployment's args, serves an Ingress and a LoadBalancer Service's status, never denied.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -75,6 +75,8 @@ test('helm install into a real apiserver: accepted, and the stored objects hold 
     '--set', `controller.tcp.${tcpPort}=${APP_NS}/db:5432`,
     '--set', 'controller.replicaCount=2',
     '--set', 'controller.podDisruptionBudget.enabled=true',
+    // kube-apiserver 1.20 drops spec.loadBalancerClass: LoadBalancer Services reach wharf classless.
+    '--set', 'controller.lbDefaultClass=true',
   ]);
   assert.equal(install.code, 0, install.stderr);
   assert.match(install.stdout, /STATUS: deployed/);
@@ -97,6 +99,7 @@ test('helm install into a real apiserver: accepted, and the stored objects hold 
   assert.equal(dep.spec?.template.spec?.serviceAccountName, FULLNAME);
   const container = dep.spec?.template.spec?.containers[0];
   assert.ok(container?.args?.includes(`--tcp-services-configmap=${NAMESPACE}/${FULLNAME}-tcp`), container?.args?.join(' '));
+  assert.ok(container?.args?.includes('--lb-default-class'), container?.args?.join(' '));
   assert.equal(container?.securityContext?.readOnlyRootFilesystem, true);
   const ic = await kc.makeApiClient(NetworkingV1Api).readIngressClass({ name: 'wharf' });
   assert.equal(ic.spec?.controller, 'wharf.dev/ingress-controller');
@@ -137,6 +140,12 @@ async function createIngress(name: string): Promise<void> {
   await kc.makeApiClient(NetworkingV1Api).createNamespacedIngress({ namespace: APP_NS, body: { metadata: { name }, spec: { ingressClassName: 'wharf', rules: [{ host: `${name}.test`, http: { paths } }] } } });
 }
 
+/** A LoadBalancer Service `name` without a class (the apiserver would drop one), on a free port, for wharf to serve. */
+async function createLoadBalancerService(name: string): Promise<void> {
+  const port = await freePort();
+  await kc.makeApiClient(CoreV1Api).createNamespacedService({ namespace: APP_NS, body: { metadata: { name }, spec: { type: 'LoadBalancer', ports: [{ name: 'tcp', port, protocol: 'TCP', targetPort: port }] } } });
+}
+
 /** An application behind the chart's IngressClass: a headless Service, its EndpointSlice at the loopback "pod", an Ingress. */
 async function createApplication(backend: EchoBackend): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
@@ -166,6 +175,7 @@ async function createApplication(backend: EchoBackend): Promise<void> {
 interface ResourceAttributes {
   verb: string;
   resource: string;
+  subresource?: string;
   group?: string;
   name?: string;
   namespace?: string;
@@ -190,10 +200,11 @@ function auditOf(user: string): AuditEntry[] {
 /**
  * Runs wharf as the release's pod would: the Deployment's args (loopback listeners instead of the
  * container ports), the downward API's environment, a TokenRequest token of its ServiceAccount.
- * It must serve `ingress` (host `<ingress>.test`) end to end, write its status, record the Event of
- * the broken Ingress, hold the Lease, and never be refused by the API (audit log and metrics).
+ * It must serve `ingress` (host `<ingress>.test`) end to end, write its status and that of the
+ * LoadBalancer Service `lbService` (services/status patch), record the Event of the broken Ingress,
+ * hold the Lease, and never be refused by the API (audit log and metrics).
  */
-async function serveAsRelease(namespace: string, fullname: string, ingress: string): Promise<void> {
+async function serveAsRelease(namespace: string, fullname: string, ingress: string, lbService: string): Promise<void> {
   const kubeconfig = await serviceAccountKubeconfig(namespace, fullname);
   const dep = await kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: fullname, namespace });
   assert.equal(dep.spec?.template.spec?.serviceAccountName, fullname);
@@ -221,6 +232,11 @@ async function serveAsRelease(namespace: string, fullname: string, ingress: stri
       const ing = await networking.readNamespacedIngress({ namespace: APP_NS, name: ingress });
       return ing.status?.loadBalancer?.ingress?.some((i) => i.ip === NODE.address) === true;
     }, 300, 100);
+    // The served LoadBalancer Service's status: the node's address, as MetalLB would write it.
+    await eventually(async () => {
+      const svc = await core.readNamespacedService({ namespace: APP_NS, name: lbService });
+      return svc.status?.loadBalancer?.ingress?.some((i) => i.ip === NODE.address) === true;
+    }, 300, 100);
     // The Event of the broken Ingress is created, or when a run before made it, its count patched.
     await eventually(async () => (await brokenEventCount()) > eventsBefore, 300, 100);
     const lease = await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: 'coordination.k8s.io', version: 'v1', namespace, plural: 'leases', name: 'wharf-leader' });
@@ -240,7 +256,8 @@ async function serveAsRelease(namespace: string, fullname: string, ingress: stri
 
 test('wharf with the chart ServiceAccount token and the Deployment args serves an Ingress end to end, never denied', { timeout: 5 * 60_000 }, async () => {
   await createApplication(pod as EchoBackend);
-  await serveAsRelease(NAMESPACE, FULLNAME, 'web');
+  await createLoadBalancerService('lb-edge');
+  await serveAsRelease(NAMESPACE, FULLNAME, 'web', 'lb-edge');
 });
 
 test('the chart ServiceAccount holds the documented rules and nothing more', async () => {
@@ -263,13 +280,16 @@ test('the chart ServiceAccount holds the documented rules and nothing more', asy
   // does, denied for the rest. Secrets are listed (type kubernetes.io/tls only), never read one by one without ACME.
   const documentedAllows = (a: ResourceAttributes): boolean =>
     [...doc.clusterRules, ...(a.namespace === NAMESPACE ? doc.namespaceRules : [])].some(
-      (r) => r.apiGroups.includes(a.group ?? '') && r.resources.includes(a.resource) && r.verbs.includes(a.verb) && (r.resourceNames === undefined || (a.name !== undefined && r.resourceNames.includes(a.name))),
+      (r) => r.apiGroups.includes(a.group ?? '') && r.resources.includes(a.subresource ? `${a.resource}/${a.subresource}` : a.resource) && r.verbs.includes(a.verb) && (r.resourceNames === undefined || (a.name !== undefined && r.resourceNames.includes(a.name))),
     );
   const probes: ResourceAttributes[] = [
     { verb: 'watch', group: 'networking.k8s.io', resource: 'ingresses' },
     { verb: 'list', resource: 'secrets' },
     { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', name: 'wharf-leader', namespace: NAMESPACE },
     { verb: 'watch', resource: 'configmaps', name: `${FULLNAME}-tcp`, namespace: NAMESPACE },
+    { verb: 'patch', resource: 'services', subresource: 'status', namespace: APP_NS },
+    { verb: 'update', resource: 'services', subresource: 'status', namespace: APP_NS },
+    { verb: 'patch', resource: 'services', namespace: APP_NS },
     { verb: 'get', resource: 'secrets' },
     { verb: 'get', resource: 'secrets', namespace: APP_NS },
     { verb: 'create', resource: 'secrets', namespace: NAMESPACE },
@@ -297,19 +317,21 @@ test('helm uninstall removes what the chart made', async () => {
 });
 
 test('with controller.watchNamespace, the Roles the chart makes are enough: wharf serves from another namespace, never denied', { timeout: 5 * 60_000 }, async () => {
-  const install = await runHelm(['install', SOLO.release, CHART, '--namespace', SOLO.namespace, '--create-namespace', '--set', `controller.watchNamespace=${APP_NS}`]);
+  const install = await runHelm(['install', SOLO.release, CHART, '--namespace', SOLO.namespace, '--create-namespace', '--set', `controller.watchNamespace=${APP_NS}`, '--set', 'controller.lbDefaultClass=true']);
   assert.equal(install.code, 0, install.stderr);
   const rbacApi = kc.makeApiClient(RbacAuthorizationV1Api);
   // Namespaced kinds only in the watched namespace; the publish Service read by name at home.
   const watched = (await rbacApi.readNamespacedRole({ name: SOLO.fullname, namespace: APP_NS })).rules as PolicyRule[];
   assert.ok(sorted(watched).includes('core secrets list'), sorted(watched).join('; '));
+  assert.ok(sorted(watched).includes('core services/status patch'), sorted(watched).join('; '));
   const home = (await rbacApi.readNamespacedRole({ name: SOLO.fullname, namespace: SOLO.namespace })).rules as PolicyRule[];
   assert.ok(sorted(home).includes(`core services get ${SOLO.fullname}`), sorted(home).join('; '));
-  assert.ok(!sorted((await rbacApi.readClusterRole({ name: SOLO.fullname })).rules as PolicyRule[]).some((g) => / (secrets|services|ingresses) /.test(g)), 'no Secrets, Services or Ingresses cluster-wide');
+  assert.ok(!sorted((await rbacApi.readClusterRole({ name: SOLO.fullname })).rules as PolicyRule[]).some((g) => / (secrets|services|services\/status|ingresses) /.test(g)), 'no Secrets, Services (or their status) or Ingresses cluster-wide');
 
   // A fresh Ingress, so the status this wharf writes is its own.
   await createIngress('solo');
-  await serveAsRelease(SOLO.namespace, SOLO.fullname, 'solo');
+  await createLoadBalancerService('lb-solo');
+  await serveAsRelease(SOLO.namespace, SOLO.fullname, 'solo', 'lb-solo');
 
   const uninstall = await runHelm(['uninstall', SOLO.release, '--namespace', SOLO.namespace]);
   assert.equal(uninstall.code, 0, uninstall.stderr);

@@ -23,53 +23,41 @@ let wharf: WharfHandle | undefined;
 const servers: Array<Server | UdpSocket> = [];
 const ports = { tcp: 0, udp: 0, lbTcp: 0, lbUdp: 0, added: 0, backendTcp: 0, backendUdp: 0 };
 
-/** A TCP "pod" on each loopback address, all on one port: greets with its address, then echoes. */
-async function startTcpPods(): Promise<number> {
+/** One "pod" per loopback address, all on one port (retried until a port is free on every address). */
+async function startPods(what: string, startOne: (address: string, port: number) => Promise<Server | UdpSocket>): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const port = await freePort();
-    const started: Server[] = [];
+    const started: Array<Server | UdpSocket> = [];
     try {
-      for (const address of PODS) {
-        const server = createServer({ allowHalfOpen: true }, (socket) => {
-          socket.write(`pod ${address}\n`);
-          socket.on('data', (chunk) => socket.write(chunk));
-          socket.on('end', () => socket.end());
-          socket.on('error', () => socket.destroy());
-        });
-        await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, address, () => resolve()));
-        started.push(server);
-      }
+      for (const address of PODS) started.push(await startOne(address, port));
       servers.push(...started);
       return port;
     } catch {
       for (const s of started) s.close();
     }
   }
-  throw new Error('no port free on every pod address');
+  throw new Error(`no ${what} port free on every pod address`);
 }
 
-/** A UDP "pod" on each loopback address, all on one port: answers `<address> <datagram>`. */
-async function startUdpPods(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await freePort();
-    const started: UdpSocket[] = [];
-    try {
-      for (const address of PODS) {
-        const socket = createSocket('udp4');
-        socket.on('message', (msg, rinfo) => socket.send(Buffer.concat([Buffer.from(`${address} `), msg]), rinfo.port, rinfo.address));
-        await new Promise<void>((resolve, reject) => {
-          socket.once('error', reject);
-          socket.bind(port, address, () => resolve());
-        });
-        started.push(socket);
-      }
-      servers.push(...started);
-      return port;
-    } catch {
-      for (const s of started) s.close();
-    }
-  }
-  throw new Error('no UDP port free on every pod address');
+/** A TCP pod greets with its address, then echoes. */
+function tcpPod(address: string, port: number): Promise<Server> {
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    socket.write(`pod ${address}\n`);
+    socket.on('data', (chunk) => socket.write(chunk));
+    socket.on('end', () => socket.end());
+    socket.on('error', () => socket.destroy());
+  });
+  return new Promise((resolve, reject) => server.once('error', reject).listen(port, address, () => resolve(server)));
+}
+
+/** A UDP pod answers `<address> <datagram>`. */
+function udpPod(address: string, port: number): Promise<UdpSocket> {
+  const socket = createSocket('udp4');
+  socket.on('message', (msg, rinfo) => socket.send(Buffer.concat([Buffer.from(`${address} `), msg]), rinfo.port, rinfo.address));
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, address, () => resolve(socket));
+  });
 }
 
 async function createBackedService(name: string, spec: Record<string, unknown>): Promise<void> {
@@ -97,8 +85,8 @@ before(
     ({ core, custom, networking } = adminClients(cluster));
     await core.createNamespace({ body: { metadata: { name: NS } } });
     await createWharfClass(networking);
-    ports.backendTcp = await startTcpPods();
-    ports.backendUdp = await startUdpPods();
+    ports.backendTcp = await startPods('TCP', tcpPod);
+    ports.backendUdp = await startPods('UDP', udpPod);
     for (const key of ['tcp', 'udp', 'lbTcp', 'lbUdp', 'added'] as const) ports[key] = await freePort();
     await createBackedService('echo', {
       ports: [

@@ -1,0 +1,177 @@
+// The declarative set of L4 listeners: set(desired) diffs by key. New keys bind, removed keys stop
+// accepting (their connections and UDP flows finish), unchanged keys keep their socket and connections.
+import type { Socket } from 'node:net';
+import type { Logger } from '../../src/log.ts';
+import type { L4Metrics } from '../../src/metrics.ts';
+import type { L4Listener } from '../../src/model/l4.ts';
+import type { Backend, BackendKey } from '../../src/model/table.ts';
+import { L4Balancer } from './balancer.ts';
+import type { L4Context, OpenConnection } from './context.ts';
+import { DEFAULT_L4_OPTIONS, type L4Options } from './options.ts';
+import { TcpListener } from './tcp-listener.ts';
+import { UdpListener } from './udp-listener.ts';
+
+/** A listener that could not bind: data for the caller to report (log, metric, diagnostic on `source`). */
+export interface L4ListenFailure {
+  listener: L4Listener;
+  address: string;
+  /** The errno code: EADDRINUSE, EACCES, EADDRNOTAVAIL, ... */
+  code: string;
+  message: string;
+}
+
+export interface L4SetResult {
+  started: string[];
+  kept: string[];
+  stopped: string[];
+  failed: L4ListenFailure[];
+}
+
+export interface L4SetDeps {
+  log: Logger;
+  metrics: L4Metrics;
+  backendOf(key: BackendKey): Backend | undefined;
+  options?: Partial<L4Options>;
+  /** Accepts a TCP connection; the default connects it without PROXY protocol. */
+  acceptTcp?: (socket: Socket, spec: L4Listener, ctx: L4Context) => void;
+}
+
+type Live = { kind: 'tcp'; listener: TcpListener; port: number | undefined } | { kind: 'udp'; listener: UdpListener; port: number | undefined };
+
+export class L4ListenerSet {
+  private readonly ctx: L4Context;
+  private readonly live = new Map<string, Live>();
+  /** UDP listeners removed from the configuration whose flows still run; a key that comes back takes its socket. */
+  private readonly draining = new Map<string, UdpListener>();
+  private readonly balancers = new Map<BackendKey, L4Balancer>();
+  private readonly acceptTcp: L4SetDeps['acceptTcp'];
+  private readonly flushTcpBytes = (): void => {
+    for (const c of this.ctx.connections) c.flushBytes();
+  };
+
+  constructor(deps: L4SetDeps) {
+    this.acceptTcp = deps.acceptTcp;
+    this.ctx = {
+      log: deps.log,
+      metrics: deps.metrics,
+      options: { ...DEFAULT_L4_OPTIONS, ...deps.options },
+      backendOf: deps.backendOf,
+      balancerOf: (key) => {
+        let b = this.balancers.get(key);
+        if (b === undefined) this.balancers.set(key, (b = new L4Balancer()));
+        return b;
+      },
+      connections: new Set<OpenConnection>(),
+    };
+    deps.metrics.beforeCollect.add(this.flushTcpBytes);
+  }
+
+  /**
+   * Makes the listening sockets match `desired`. Resolves once every new socket is bound or has failed;
+   * failed keys are not kept, so the next set() tries them again (a port freed later is picked up).
+   */
+  async set(desired: readonly L4Listener[], bindDefault: string): Promise<L4SetResult> {
+    const result: L4SetResult = { started: [], kept: [], stopped: [], failed: [] };
+    const wanted = new Map(desired.map((l) => [l.key, l]));
+    for (const [key, entry] of this.live) {
+      if (wanted.has(key)) continue;
+      this.live.delete(key);
+      result.stopped.push(key);
+      if (entry.kind === 'tcp') entry.listener.stop();
+      else {
+        entry.listener.drain();
+        if (!entry.listener.isClosed()) this.draining.set(key, entry.listener);
+      }
+    }
+    const binding: Promise<void>[] = [];
+    for (const spec of desired) {
+      const entry = this.live.get(spec.key);
+      if (entry !== undefined) {
+        // Same socket; a new backend or PROXY setting applies to connections accepted from now on.
+        entry.listener.spec = spec;
+        result.kept.push(spec.key);
+        continue;
+      }
+      const revived = this.draining.get(spec.key);
+      this.draining.delete(spec.key);
+      if (revived !== undefined && !revived.isClosed() && spec.protocol === 'UDP') {
+        revived.undrain();
+        revived.spec = spec;
+        this.live.set(spec.key, { kind: 'udp', listener: revived, port: undefined });
+        result.kept.push(spec.key);
+        continue;
+      }
+      revived?.close();
+      binding.push(this.start(spec, spec.address ?? bindDefault, result));
+    }
+    this.forgetUnusedBalancers(desired);
+    await Promise.all(binding);
+    return result;
+  }
+
+  private async start(spec: L4Listener, host: string, result: L4SetResult): Promise<void> {
+    const entry: Live = spec.protocol === 'UDP' ? { kind: 'udp', listener: new UdpListener(spec, this.ctx, host), port: undefined } : { kind: 'tcp', listener: new TcpListener(spec, this.ctx, this.acceptTcp), port: undefined };
+    this.live.set(spec.key, entry);
+    try {
+      entry.port = await entry.listener.listen(host);
+      result.started.push(spec.key);
+      this.ctx.log.info('L4 listener bound', { listener: spec.key, address: host, port: entry.port });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (this.live.get(spec.key) === entry) this.live.delete(spec.key);
+      if (entry.kind === 'udp') entry.listener.close();
+      const code = e.code ?? 'EUNKNOWN';
+      result.failed.push({ listener: spec, address: host, code, message: e.message });
+      this.ctx.metrics.listenFailures.inc({ listener: spec.key, code });
+      this.ctx.log.error('L4 listener cannot bind; other listeners are unaffected', { listener: spec.key, address: host, port: spec.port, code, err: e });
+    }
+  }
+
+  private forgetUnusedBalancers(desired: readonly L4Listener[]): void {
+    const used = new Set(desired.map((l) => l.backend));
+    for (const key of this.balancers.keys()) if (!used.has(key)) this.balancers.delete(key);
+  }
+
+  /** The port a live listener is bound to (differs from its spec only for port 0); undefined until bound. */
+  boundPort(key: string): number | undefined {
+    return this.live.get(key)?.port;
+  }
+
+  keys(): string[] {
+    return [...this.live.keys()];
+  }
+
+  /** TCP connections open now, on live and removed listeners. */
+  openConnections(): number {
+    return this.ctx.connections.size;
+  }
+
+  /** Bytes held in the write buffers of all open TCP relays. */
+  bufferedBytes(): number {
+    let sum = 0;
+    for (const c of this.ctx.connections) sum += c.bufferedBytes();
+    return sum;
+  }
+
+  /** UDP flows of a listener (live or draining). */
+  udpFlows(key: string): number {
+    const entry = this.live.get(key);
+    if (entry?.kind === 'udp') return entry.listener.flowsOpen();
+    return this.draining.get(key)?.flowsOpen() ?? 0;
+  }
+
+  /** Stops all listening, gives TCP connections up to `graceMs` to finish, then cuts them; UDP flows end at once. */
+  async close(graceMs: number): Promise<void> {
+    for (const entry of this.live.values()) {
+      if (entry.kind === 'tcp') entry.listener.stop();
+      else entry.listener.close();
+    }
+    for (const udp of this.draining.values()) udp.close();
+    this.live.clear();
+    this.draining.clear();
+    const deadline = Date.now() + graceMs;
+    while (this.ctx.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const c of [...this.ctx.connections]) c.destroy('shutdown');
+    this.ctx.metrics.beforeCollect.delete(this.flushTcpBytes);
+  }
+}

@@ -1,6 +1,5 @@
 // The declarative set of L4 listeners: set(desired) diffs by key. New keys bind, removed keys stop
 // accepting (their connections and UDP flows finish), unchanged keys keep their socket and connections.
-import type { Socket } from 'node:net';
 import type { Logger } from '../../src/log.ts';
 import type { L4Metrics } from '../../src/metrics.ts';
 import type { L4Listener } from '../../src/model/l4.ts';
@@ -32,8 +31,6 @@ export interface L4SetDeps {
   metrics: L4Metrics;
   backendOf(key: BackendKey): Backend | undefined;
   options?: Partial<L4Options>;
-  /** Accepts a TCP connection; the default connects it without PROXY protocol. */
-  acceptTcp?: (socket: Socket, spec: L4Listener, ctx: L4Context) => void;
 }
 
 type Live = { kind: 'tcp'; listener: TcpListener; port: number | undefined } | { kind: 'udp'; listener: UdpListener; port: number | undefined };
@@ -44,13 +41,11 @@ export class L4ListenerSet {
   /** UDP listeners removed from the configuration whose flows still run; a key that comes back takes its socket. */
   private readonly draining = new Map<string, UdpListener>();
   private readonly balancers = new Map<BackendKey, L4Balancer>();
-  private readonly acceptTcp: L4SetDeps['acceptTcp'];
   private readonly flushTcpBytes = (): void => {
     for (const c of this.ctx.connections) c.flushBytes();
   };
 
   constructor(deps: L4SetDeps) {
-    this.acceptTcp = deps.acceptTcp;
     this.ctx = {
       log: deps.log,
       metrics: deps.metrics,
@@ -110,7 +105,7 @@ export class L4ListenerSet {
   }
 
   private async start(spec: L4Listener, host: string, result: L4SetResult): Promise<void> {
-    const entry: Live = spec.protocol === 'UDP' ? { kind: 'udp', listener: new UdpListener(spec, this.ctx, host), port: undefined } : { kind: 'tcp', listener: new TcpListener(spec, this.ctx, this.acceptTcp), port: undefined };
+    const entry: Live = spec.protocol === 'UDP' ? { kind: 'udp', listener: new UdpListener(spec, this.ctx, host), port: undefined } : { kind: 'tcp', listener: new TcpListener(spec, this.ctx), port: undefined };
     this.live.set(spec.key, entry);
     try {
       entry.port = await entry.listener.listen(host);

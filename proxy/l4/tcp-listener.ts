@@ -1,23 +1,20 @@
 // One L4 TCP listening socket. Its spec (backend, PROXY options) can be replaced while it listens;
 // each connection keeps the spec it was accepted with. stop() only stops accepting.
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import type { L4Listener } from '../../src/model/l4.ts';
+import { acceptTcp } from './accept.ts';
 import type { L4Context } from './context.ts';
-import { TcpRelay } from './tcp-relay.ts';
 
 export class TcpListener {
   spec: L4Listener;
   private readonly ctx: L4Context;
   private readonly server: Server;
-  /** Set by the PROXY protocol wiring: how a connection reads its client and what it writes upstream first. */
-  private readonly accept: (socket: Socket, spec: L4Listener, ctx: L4Context) => void;
 
-  constructor(spec: L4Listener, ctx: L4Context, accept: (socket: Socket, spec: L4Listener, ctx: L4Context) => void = acceptPlain) {
+  constructor(spec: L4Listener, ctx: L4Context) {
     this.spec = spec;
     this.ctx = ctx;
-    this.accept = accept;
     // Half-open: a client's FIN is passed on and the answer still flows back.
-    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket, this.spec, this.ctx));
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptTcp(socket, this.spec, this.ctx));
   }
 
   /** Binds; rejects with the errno error (EADDRINUSE, EACCES, ...) when the address cannot be had. */
@@ -39,14 +36,4 @@ export class TcpListener {
   stop(): void {
     this.server.close();
   }
-}
-
-function acceptPlain(socket: Socket, spec: L4Listener, ctx: L4Context): void {
-  const relay = new TcpRelay(socket, spec, ctx);
-  relay.start({
-    address: socket.remoteAddress ?? '',
-    port: socket.remotePort ?? 0,
-    destAddress: socket.localAddress ?? '',
-    destPort: socket.localPort ?? 0,
-  });
 }

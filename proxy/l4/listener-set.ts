@@ -39,7 +39,7 @@ export class L4ListenerSet {
   private readonly ctx: L4Context;
   private readonly live = new Map<string, Live>();
   /** UDP listeners removed from the configuration whose flows still run; a key that comes back takes its socket. */
-  private readonly draining = new Map<string, UdpListener>();
+  private readonly draining = new Map<string, Extract<Live, { kind: 'udp' }>>();
   private readonly balancers = new Map<BackendKey, L4Balancer>();
   private readonly flushTcpBytes = (): void => {
     for (const c of this.ctx.connections) c.flushBytes();
@@ -75,7 +75,7 @@ export class L4ListenerSet {
       if (entry.kind === 'tcp') entry.listener.stop();
       else {
         entry.listener.drain();
-        if (!entry.listener.isClosed()) this.draining.set(key, entry.listener);
+        if (!entry.listener.isClosed()) this.draining.set(key, entry);
       }
     }
     const binding: Promise<void>[] = [];
@@ -89,14 +89,13 @@ export class L4ListenerSet {
       }
       const revived = this.draining.get(spec.key);
       this.draining.delete(spec.key);
-      if (revived !== undefined && !revived.isClosed() && spec.protocol === 'UDP') {
-        revived.undrain();
-        revived.spec = spec;
-        this.live.set(spec.key, { kind: 'udp', listener: revived, port: undefined });
+      if (revived !== undefined && !revived.listener.isClosed()) {
+        revived.listener.undrain();
+        revived.listener.spec = spec;
+        this.live.set(spec.key, revived);
         result.kept.push(spec.key);
         continue;
       }
-      revived?.close();
       binding.push(this.start(spec, spec.address ?? bindDefault, result));
     }
     this.forgetUnusedBalancers(desired);
@@ -152,7 +151,7 @@ export class L4ListenerSet {
   udpFlows(key: string): number {
     const entry = this.live.get(key);
     if (entry?.kind === 'udp') return entry.listener.flowsOpen();
-    return this.draining.get(key)?.flowsOpen() ?? 0;
+    return this.draining.get(key)?.listener.flowsOpen() ?? 0;
   }
 
   /** Stops all listening, gives TCP connections up to `graceMs` to finish, then cuts them; UDP flows end at once. */
@@ -161,7 +160,7 @@ export class L4ListenerSet {
       if (entry.kind === 'tcp') entry.listener.stop();
       else entry.listener.close();
     }
-    for (const udp of this.draining.values()) udp.close();
+    for (const udp of this.draining.values()) udp.listener.close();
     this.live.clear();
     this.draining.clear();
     const deadline = Date.now() + graceMs;

@@ -14,6 +14,8 @@ export interface OpenConnection {
   flushBytes(): void;
   /** Bytes the relay holds in its own write buffers now (both sides): what backpressure keeps bounded. */
   bufferedBytes(): number;
+  /** Called by the idle sweep: closes the connection when no byte moved to or from the client for `idleMs`. */
+  checkIdle(now: number, idleMs: number): void;
   /** Cuts both sides now, counted as `result`. */
   destroy(result: TcpResult): void;
 }

@@ -41,6 +41,7 @@ export class L4ListenerSet {
   /** UDP listeners removed from the configuration whose flows still run; a key that comes back takes its socket. */
   private readonly draining = new Map<string, Extract<Live, { kind: 'udp' }>>();
   private readonly balancers = new Map<BackendKey, L4Balancer>();
+  private idleSweep: NodeJS.Timeout | undefined;
   private readonly flushTcpBytes = (): void => {
     for (const c of this.ctx.connections) c.flushBytes();
   };
@@ -99,6 +100,7 @@ export class L4ListenerSet {
       binding.push(this.start(spec, spec.address ?? bindDefault, result));
     }
     this.forgetUnusedBalancers(desired);
+    if (desired.some((l) => l.protocol === 'TCP')) this.startIdleSweep();
     await Promise.all(binding);
     return result;
   }
@@ -119,6 +121,20 @@ export class L4ListenerSet {
       this.ctx.metrics.listenFailures.inc({ listener: spec.key, code });
       this.ctx.log.error('L4 listener cannot bind; other listeners are unaffected', { listener: spec.key, address: host, port: spec.port, code, err: e });
     }
+  }
+
+  /**
+   * One timer for all TCP connections, a tenth of the idle timeout apart (at most 5 s): a connection
+   * is closed between one idle timeout and one idle timeout plus a sweep after its last byte.
+   */
+  private startIdleSweep(): void {
+    if (this.idleSweep !== undefined) return;
+    const idleMs = this.ctx.options.idleTimeoutMs;
+    this.idleSweep = setInterval(() => {
+      const now = performance.now();
+      for (const c of this.ctx.connections) c.checkIdle(now, idleMs);
+    }, Math.max(10, Math.min(5_000, idleMs / 10)));
+    this.idleSweep.unref();
   }
 
   private forgetUnusedBalancers(desired: readonly L4Listener[]): void {
@@ -166,6 +182,8 @@ export class L4ListenerSet {
     const deadline = Date.now() + graceMs;
     while (this.ctx.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const c of [...this.ctx.connections]) c.destroy('shutdown');
+    clearInterval(this.idleSweep);
+    this.idleSweep = undefined;
     this.ctx.metrics.beforeCollect.delete(this.flushTcpBytes);
   }
 }

@@ -30,6 +30,9 @@ export class TcpRelay implements OpenConnection {
   private reportedIn = 0;
   private reportedOut = 0;
   private source: ClientSource | undefined;
+  /** Bytes moved to and from the client at the last idle sweep, and when that number last changed. */
+  private lastMoved = -1;
+  private lastActive = 0;
   private readonly preamble: UpstreamPreamble | undefined;
 
   constructor(client: Socket, spec: L4Listener, ctx: L4Context, preamble?: UpstreamPreamble) {
@@ -43,7 +46,8 @@ export class TcpRelay implements OpenConnection {
     ctx.metrics.active.inc({ listener: spec.key });
     client.setNoDelay(true);
     client.on('error', () => this.destroy('error'));
-    client.on('timeout', () => this.destroy(this.connected ? 'idle_timeout' : 'proxy_protocol_invalid'));
+    // The client's own timer runs only while a PROXY header is awaited.
+    client.on('timeout', () => this.destroy('proxy_protocol_invalid'));
     client.on('close', () => this.onClientClose());
   }
 
@@ -88,7 +92,6 @@ export class TcpRelay implements OpenConnection {
     });
     upstream.on('timeout', () => {
       if (!this.connected) failed('timeout');
-      else this.destroy('idle_timeout');
     });
     upstream.once('close', () => {
       this.balancer.release(id);
@@ -104,10 +107,9 @@ export class TcpRelay implements OpenConnection {
       return;
     }
     this.connected = true;
-    const idle = this.ctx.options.idleTimeoutMs;
-    // Node refreshes a socket's timer on every read and write, so this costs nothing per chunk.
-    upstream.setTimeout(idle);
-    this.client.setTimeout(idle);
+    // Idle is found by the listener set's sweep (checkIdle), not by socket timers: a socket timeout
+    // is refreshed on every read and write, which costs a few percent of throughput on small requests.
+    upstream.setTimeout(0);
     const head = this.preamble?.(this.source as ClientSource, upstream);
     if (head !== undefined) upstream.write(head);
     // pipe(): a write that returns false pauses the reader until 'drain', and an end of one side
@@ -130,6 +132,15 @@ export class TcpRelay implements OpenConnection {
     this.result ??= result;
     this.client.destroy();
     this.upstream?.destroy();
+  }
+
+  checkIdle(now: number, idleMs: number): void {
+    if (!this.connected) return;
+    const moved = this.client.bytesRead + this.client.bytesWritten;
+    if (moved !== this.lastMoved) {
+      this.lastMoved = moved;
+      this.lastActive = now;
+    } else if (now - this.lastActive >= idleMs) this.destroy('idle_timeout');
   }
 
   bufferedBytes(): number {

@@ -1,6 +1,7 @@
 // The L4 listener set through a Dataplane: ports added and removed live while another carries an open
 // connection, unchanged keys untouched, a port in use reported without stopping the others, IPv6, close().
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { after, describe, test } from 'node:test';
 import type { Socket } from 'node:net';
@@ -135,6 +136,21 @@ describe('L4 listener set', () => {
     assert.deepEqual(again.kept, [fine.key]);
     const t = await client(busyPort);
     assert.equal(await echo(t, 'now'), 'now');
+  });
+
+  test('a UDP port in use is reported too', async () => {
+    const b2 = await backend('127.0.0.2');
+    const squatter = createSocket('udp4');
+    await new Promise<void>((r) => squatter.bind(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => squatter.close(() => r())));
+    const busyPort = squatter.address().port;
+    const d = await dataplane();
+    const busy = listenerOf(`UDP/*:${busyPort}`, 'UDP', 'default/x:7000', { port: busyPort });
+    const r = await d.apply(tableOf([busy], [backendOf('default/x:7000', [b2])]));
+    assert.deepEqual(r.started, []);
+    assert.equal(r.failed[0]?.code, 'EADDRINUSE');
+    assert.equal(await metricValue(d.metrics, 'wharf_l4_listen_failures_total', { listener: busy.key, code: 'EADDRINUSE' }), 1);
+    assert.deepEqual(d.dp.l4.keys(), []);
   });
 
   test('an IPv6 listener address gets an IPv6 socket', async () => {

@@ -122,6 +122,9 @@ export class TcpRelay implements OpenConnection {
     this.ctx.connections.delete(this);
     const upstream = this.upstream;
     if (upstream !== undefined && !(this.client.readableEnded && this.client.writableFinished)) upstream.destroy();
+    // Ended cleanly both ways, but the upstream may still be flushing the client's last bytes: it gets
+    // one idle timeout to do so (the idle sweep no longer sees this connection).
+    else if (upstream !== undefined && !upstream.destroyed) upstream.setTimeout(this.ctx.options.idleTimeoutMs, () => upstream.destroy());
     this.flushBytes();
     const listener = this.spec.key;
     this.ctx.metrics.active.dec({ listener });

@@ -83,7 +83,7 @@ export function createL4Metrics(registry: Registry): L4Metrics {
   };
   return {
     accepted: new Counter({ name: 'wharf_l4_connections_accepted_total', help: 'TCP connections accepted on L4 listeners, by listener key.', labelNames: ['listener'], registers: [registry] }),
-    closed: new Counter({ name: 'wharf_l4_connections_closed_total', help: 'L4 TCP connections ended, by listener and result (ok, no_endpoint, connect_failed, idle_timeout, error, proxy_protocol_invalid, shutdown).', labelNames: ['listener', 'result'], registers: [registry] }),
+    closed: new Counter({ name: 'wharf_l4_connections_closed_total', help: 'L4 TCP connections ended, by listener and result (ok, no_endpoint, connect_failed, client_closed, idle_timeout, error, proxy_protocol_invalid, shutdown).', labelNames: ['listener', 'result'], registers: [registry] }),
     active: new Gauge({ name: 'wharf_l4_active_connections', help: 'L4 TCP client connections open now, by listener.', labelNames: ['listener'], registers: [registry] }),
     connectFailures: new Counter({ name: 'wharf_l4_connect_failures_total', help: 'Failed connects to L4 endpoints (each retry counts), by listener and reason (refused, timeout, error).', labelNames: ['listener', 'reason'], registers: [registry] }),
     bytes: new Counter({ name: 'wharf_l4_bytes_total', help: 'Bytes through L4 listeners, by listener and direction (in: from clients, out: to clients).', labelNames: ['listener', 'direction'], registers: [registry], collect }),

@@ -7,7 +7,7 @@ import type { L4Balancer } from './balancer.ts';
 import type { L4Options } from './options.ts';
 
 /** Why a TCP connection ended: the `result` label of wharf_l4_connections_closed_total. */
-export type TcpResult = 'ok' | 'no_endpoint' | 'connect_failed' | 'idle_timeout' | 'error' | 'proxy_protocol_invalid' | 'shutdown';
+export type TcpResult = 'ok' | 'no_endpoint' | 'connect_failed' | 'client_closed' | 'idle_timeout' | 'error' | 'proxy_protocol_invalid' | 'shutdown';
 
 export interface OpenConnection {
   /** Adds the bytes moved since the last call to the byte counters. */

@@ -16,7 +16,7 @@ export interface ClientSource {
 }
 
 /** Builds the bytes written to the upstream before the client's first byte (the PROXY header), if any. */
-export type UpstreamPreamble = (source: ClientSource, upstream: Socket) => Buffer | undefined;
+export type UpstreamPreamble = (source: ClientSource) => Buffer | undefined;
 
 export class TcpRelay implements OpenConnection {
   private readonly ctx: L4Context;
@@ -56,11 +56,6 @@ export class TcpRelay implements OpenConnection {
     if (this.client.destroyed) return;
     this.source = source;
     this.connectNext();
-  }
-
-  /** The client as seen by the relay, once known. */
-  clientSource(): ClientSource | undefined {
-    return this.source;
   }
 
   private connectNext(): void {
@@ -110,7 +105,7 @@ export class TcpRelay implements OpenConnection {
     // Idle is found by the listener set's sweep (checkIdle), not by socket timers: a socket timeout
     // is refreshed on every read and write, which costs a few percent of throughput on small requests.
     upstream.setTimeout(0);
-    const head = this.preamble?.(this.source as ClientSource, upstream);
+    const head = this.preamble?.(this.source as ClientSource);
     if (head !== undefined) upstream.write(head);
     splice(this.client, upstream);
     splice(upstream, this.client);
@@ -126,7 +121,7 @@ export class TcpRelay implements OpenConnection {
     this.flushBytes();
     const listener = this.spec.key;
     this.ctx.metrics.active.dec({ listener });
-    this.ctx.metrics.closed.inc({ listener, result: this.result ?? 'ok' });
+    this.ctx.metrics.closed.inc({ listener, result: this.result ?? (this.connected ? 'ok' : 'client_closed') });
   }
 
   destroy(result: TcpResult): void {

@@ -44,7 +44,7 @@ test('a connect that takes longer than the connect timeout is retried on another
   const port = await silentEndpoint();
   const good = await startTcpBackend('127.0.0.3');
   cleanups.push(() => good.close());
-  const d = await startL4Dataplane({ connectTimeoutMs: 200 });
+  const d = await startL4Dataplane({ connectTimeoutMs: 500 });
   cleanups.push(() => d.dp.close(0));
   const key = 'TCP/*:slow-connect';
   await d.apply(tableOf([listenerOf(key, 'TCP', 'default/sc:7000')], [backendOf('default/sc:7000', [{ host: '127.0.0.5', port }, good])]));

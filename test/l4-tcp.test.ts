@@ -227,7 +227,7 @@ describe('L4 TCP', () => {
 
   test('an idle connection is closed after the idle timeout, both sides', async () => {
     const b = await backend('127.0.0.2');
-    const d = await dataplane({ idleTimeoutMs: 150 });
+    const d = await dataplane({ idleTimeoutMs: 400 });
     const key = 'TCP/*:idle';
     await d.apply(tableOf([listenerOf(key, 'TCP', 'default/idle:7000')], [backendOf('default/idle:7000', [b])]));
     const s = await client(d.port(key));

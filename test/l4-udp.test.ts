@@ -72,7 +72,7 @@ describe('L4 UDP', () => {
 
   test('an idle flow expires; the client then gets a new flow', async () => {
     const b2 = await backend('127.0.0.2', 'b2');
-    const d = await dataplane({ udpIdleTimeoutMs: 100 });
+    const d = await dataplane({ udpIdleTimeoutMs: 300 });
     const key = 'UDP/*:expire';
     await d.apply(tableOf([listenerOf(key, 'UDP', 'default/e:53')], [backendOf('default/e:53', [b2])]));
     const port = d.port(key);
@@ -106,7 +106,7 @@ describe('L4 UDP', () => {
 
   test('a removed UDP listener lets its flows run, drops new clients, and closes when they expire', async () => {
     const b2 = await backend('127.0.0.2', 'b2');
-    const d = await dataplane({ udpIdleTimeoutMs: 300 });
+    const d = await dataplane({ udpIdleTimeoutMs: 1_000 });
     const key = 'UDP/*:drain';
     const table = tableOf([listenerOf(key, 'UDP', 'default/d:53')], [backendOf('default/d:53', [b2])]);
     await d.apply(table);

@@ -5,7 +5,7 @@ import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { after, describe, test } from 'node:test';
 import type { Socket } from 'node:net';
-import { eventually } from './support/http.ts';
+import { eventually, freePort } from './support/http.ts';
 import { backendOf, closed, dial, echo, listenerOf, metricValue, startL4Dataplane, startTcpBackend, tableOf, type L4Dataplane, type TcpBackend } from './support/l4.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -136,6 +136,35 @@ describe('L4 listener set', () => {
     assert.deepEqual(again.kept, [fine.key]);
     const t = await client(busyPort);
     assert.equal(await echo(t, 'now'), 'now');
+  });
+
+  test('a listener removed while it is still binding does not stay open', async () => {
+    const b2 = await backend('127.0.0.2');
+    const d = await dataplane();
+    const port = await freePort();
+    const l = listenerOf(`TCP/*:${port}`, 'TCP', 'default/r:7000', { port });
+    const backends = [backendOf('default/r:7000', [b2])];
+    d.dp.apply(tableOf([l], backends), []);
+    const binding = d.dp.l4Applied();
+    d.dp.apply(tableOf([], backends), []);
+    await binding;
+    await d.dp.l4Applied();
+    assert.deepEqual(d.dp.l4.keys(), []);
+    assert.equal(await tryConnect(port), 'ECONNREFUSED');
+    // The same for UDP: the port is free afterwards.
+    const u = listenerOf(`UDP/*:${port}`, 'UDP', 'default/r:7000', { port });
+    d.dp.apply(tableOf([u], backends), []);
+    const udpBinding = d.dp.l4Applied();
+    d.dp.apply(tableOf([], backends), []);
+    await udpBinding;
+    await d.dp.l4Applied();
+    assert.deepEqual(d.dp.l4.keys(), []);
+    const probe = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.bind(port, '127.0.0.1', () => resolve());
+    });
+    probe.close();
   });
 
   test('a UDP port in use is reported too', async () => {

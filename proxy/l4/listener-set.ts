@@ -110,6 +110,8 @@ export class L4ListenerSet {
     this.live.set(spec.key, entry);
     try {
       entry.port = await entry.listener.listen(host);
+      // Removed (or everything closed) before the bind finished: nothing was started.
+      if (this.live.get(spec.key) !== entry) return;
       result.started.push(spec.key);
       this.ctx.log.info('L4 listener bound', { listener: spec.key, address: host, port: entry.port });
     } catch (err) {

@@ -9,6 +9,8 @@ export class TcpListener {
   spec: L4Listener;
   private readonly ctx: L4Context;
   private readonly server: Server;
+  /** Settles a listen() still in progress when stop() comes first (Node then never finishes it). */
+  private abandonListen: (() => void) | undefined;
 
   constructor(spec: L4Listener, ctx: L4Context) {
     this.spec = spec;
@@ -17,14 +19,19 @@ export class TcpListener {
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptTcp(socket, this.spec, this.ctx));
   }
 
-  /** Binds; rejects with the errno error (EADDRINUSE, EACCES, ...) when the address cannot be had. */
-  listen(host: string): Promise<number> {
+  /**
+   * Binds; resolves with the port, or undefined when stop() came first; rejects with the errno error
+   * (EADDRINUSE, EACCES, ...) when the address cannot be had.
+   */
+  listen(host: string): Promise<number | undefined> {
     return new Promise((resolve, reject) => {
       const server = this.server;
       server.once('error', reject);
+      this.abandonListen = () => resolve(undefined);
       // An IPv6 host gets an IPv6 socket (`::` is dual-stack, like the HTTP listeners).
       server.listen({ host, port: this.spec.port, backlog: 4096 }, () => {
         server.removeListener('error', reject);
+        this.abandonListen = undefined;
         server.on('error', (err) => this.ctx.log.warn('L4 listener error', { listener: this.spec.key, err }));
         const addr = server.address();
         resolve(typeof addr === 'object' && addr !== null ? addr.port : this.spec.port);
@@ -35,5 +42,6 @@ export class TcpListener {
   /** Stops accepting; established connections finish on their own. */
   stop(): void {
     this.server.close();
+    this.abandonListen?.();
   }
 }

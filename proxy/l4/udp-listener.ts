@@ -33,6 +33,8 @@ export class UdpListener {
   private reportedIn = 0;
   private reportedOut = 0;
   private readonly flush = (): void => this.flushBytes();
+  /** Settles a listen() still in progress when close() comes first (the bind then never finishes). */
+  private abandonListen: (() => void) | undefined;
 
   constructor(spec: L4Listener, ctx: L4Context, host: string) {
     this.spec = spec;
@@ -42,12 +44,15 @@ export class UdpListener {
     ctx.metrics.beforeCollect.add(this.flush);
   }
 
-  listen(host: string): Promise<number> {
+  /** Binds; resolves with the port, or undefined when close() came first; rejects with the errno error. */
+  listen(host: string): Promise<number | undefined> {
     return new Promise((resolve, reject) => {
       const socket = this.socket;
       socket.once('error', reject);
+      this.abandonListen = () => resolve(undefined);
       socket.bind({ address: host, port: this.spec.port }, () => {
         socket.removeListener('error', reject);
+        this.abandonListen = undefined;
         socket.on('error', (err) => this.ctx.log.warn('L4 UDP listener error', { listener: this.spec.key, err }));
         resolve(socket.address().port);
       });
@@ -87,6 +92,7 @@ export class UdpListener {
     this.ctx.metrics.beforeCollect.delete(this.flush);
     this.ctx.metrics.udpFlows.remove({ listener: this.spec.key });
     this.socket.close();
+    this.abandonListen?.();
   }
 
   private fromClient(msg: Buffer, rinfo: RemoteInfo): void {

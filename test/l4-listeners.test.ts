@@ -129,6 +129,11 @@ describe('L4 listener set', () => {
     assert.equal(await metricValue(d.metrics, 'wharf_l4_listen_failures_total', { listener: busy.key, code: 'EADDRINUSE' }), 1);
     const s = await client(d.port(fine.key));
     assert.equal(await echo(s, 'fine'), 'fine');
+    // Two changes in a row while the busy port is still being tried: the later one reports it as well.
+    d.dp.apply(tableOf([busy, fine], [backendOf('default/x:7000', [b2])]), []);
+    d.dp.apply(tableOf([busy, fine], [backendOf('default/x:7000', [b2])]), []);
+    const latest = await d.dp.l4Applied();
+    assert.deepEqual(latest.failed.map((f) => f.code), ['EADDRINUSE']);
     // Once the port is free, the next apply binds it.
     await new Promise<void>((resolve) => squatter.close(() => resolve()));
     const again = await d.apply(tableOf([busy, fine], [backendOf('default/x:7000', [b2])]));

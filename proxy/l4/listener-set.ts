@@ -33,7 +33,8 @@ export interface L4SetDeps {
   options?: Partial<L4Options>;
 }
 
-type Live = { kind: 'tcp'; listener: TcpListener; port: number | undefined } | { kind: 'udp'; listener: UdpListener; port: number | undefined };
+/** `binding` settles once the socket is bound (undefined) or could not be (the failure). */
+type Live = ({ kind: 'tcp'; listener: TcpListener } | { kind: 'udp'; listener: UdpListener }) & { port: number | undefined; binding: Promise<L4ListenFailure | undefined> };
 
 export class L4ListenerSet {
   private readonly ctx: L4Context;
@@ -86,6 +87,8 @@ export class L4ListenerSet {
         // Same socket; a new backend or PROXY setting applies to connections accepted from now on.
         entry.listener.spec = spec;
         result.kept.push(spec.key);
+        // Still binding from an earlier set(): this result reports a failure too.
+        if (entry.port === undefined) binding.push(entry.binding.then((f) => void (f !== undefined && result.failed.push(f))));
         continue;
       }
       const revived = this.draining.get(spec.key);
@@ -97,7 +100,7 @@ export class L4ListenerSet {
         result.kept.push(spec.key);
         continue;
       }
-      binding.push(this.start(spec, spec.address ?? bindDefault, result));
+      binding.push(this.start(spec, spec.address ?? bindDefault, result).then(() => undefined));
     }
     this.forgetUnusedBalancers(desired);
     if (desired.some((l) => l.protocol === 'TCP')) this.startIdleSweep();
@@ -105,23 +108,32 @@ export class L4ListenerSet {
     return result;
   }
 
-  private async start(spec: L4Listener, host: string, result: L4SetResult): Promise<void> {
-    const entry: Live = spec.protocol === 'UDP' ? { kind: 'udp', listener: new UdpListener(spec, this.ctx, host), port: undefined } : { kind: 'tcp', listener: new TcpListener(spec, this.ctx), port: undefined };
+  private start(spec: L4Listener, host: string, result: L4SetResult): Promise<L4ListenFailure | undefined> {
+    const listener = spec.protocol === 'UDP' ? new UdpListener(spec, this.ctx, host) : new TcpListener(spec, this.ctx);
+    const entry = { listener, port: undefined, kind: spec.protocol === 'UDP' ? 'udp' : 'tcp' } as Live;
+    entry.binding = this.bind(entry, spec, host, result);
     this.live.set(spec.key, entry);
+    return entry.binding;
+  }
+
+  private async bind(entry: Live, spec: L4Listener, host: string, result: L4SetResult): Promise<L4ListenFailure | undefined> {
     try {
       entry.port = await entry.listener.listen(host);
       // Removed (or everything closed) before the bind finished: nothing was started.
-      if (this.live.get(spec.key) !== entry) return;
+      if (this.live.get(spec.key) !== entry) return undefined;
       result.started.push(spec.key);
       this.ctx.log.info('L4 listener bound', { listener: spec.key, address: host, port: entry.port });
+      return undefined;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (this.live.get(spec.key) === entry) this.live.delete(spec.key);
       if (entry.kind === 'udp') entry.listener.close();
       const code = e.code ?? 'EUNKNOWN';
-      result.failed.push({ listener: spec, address: host, code, message: e.message });
+      const failure: L4ListenFailure = { listener: spec, address: host, code, message: e.message };
+      result.failed.push(failure);
       this.ctx.metrics.listenFailures.inc({ listener: spec.key, code });
       this.ctx.log.error('L4 listener cannot bind; other listeners are unaffected', { listener: spec.key, address: host, port: spec.port, code, err: e });
+      return failure;
     }
   }
 

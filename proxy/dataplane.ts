@@ -12,8 +12,6 @@ import { hasDotSegment } from './front/dot-segments.ts';
 import { H2Front } from './front/h2-front.ts';
 import { HttpConnection, type ConnectionEvents } from './front/http-connection.ts';
 import type { RequestHead } from './http1/types.ts';
-import { L4ListenerSet, type L4SetResult } from './l4/listener-set.ts';
-import type { L4Options } from './l4/options.ts';
 import { startListeners, type Listeners } from './listeners.ts';
 import { compileRouter, type CompiledRouter } from './router.ts';
 import { hostWithoutPort } from './router/host.ts';
@@ -23,6 +21,8 @@ import { recordCertificateExpiry } from './tls/expiry-metric.ts';
 import { handshakeErrorReason } from './tls/handshake-errors.ts';
 import { BackendRuntime } from './upstream/backend-runtime.ts';
 import { H2Upstreams, isH2Protocol } from './upstream/h2/upstreams.ts';
+import { L4ListenerSet, type L4SetResult } from './l4/listener-set.ts';
+import type { L4Options } from './l4/options.ts';
 
 interface LiveTable {
   table: RoutingTable;
@@ -60,6 +60,10 @@ const STATUS_CLASS = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 export class Dataplane implements Decider {
   private readonly opts: DataplaneOptions;
   private live: LiveTable;
+  /** TCP and UDP listeners of table.l4; they bind once listen() has given the --bind address. */
+  readonly l4: L4ListenerSet;
+  private l4Bind: string | undefined;
+  private l4Result: Promise<L4SetResult> = Promise.resolve({ started: [], kept: [], stopped: [], failed: [] });
   private certs: CertificateSet;
   private listeners: Listeners | undefined;
   private readonly connections = new Set<Socket>();
@@ -68,16 +72,14 @@ export class Dataplane implements Decider {
   private readonly h2 = new H2Upstreams();
   /** HTTP/2 to clients: HTTPS connections that negotiated ALPN h2. */
   private readonly h2front: H2Front;
-  /** TCP and UDP listeners of table.l4; they bind once listen() has given the --bind address. */
-  readonly l4: L4ListenerSet;
-  private l4Bind: string | undefined;
-  private l4Result: Promise<L4SetResult> = Promise.resolve({ started: [], kept: [], stopped: [], failed: [] });
 
   constructor(opts: DataplaneOptions) {
     this.opts = opts;
     const empty: RoutingTable = { hosts: [], backends: {} };
     this.live = { table: empty, router: compileRouter(empty), runtimes: new Map() };
     this.certs = new CertificateSet([], opts.defaultCertificate);
+    // Backends are read at each new connection, so the endpoint short path reaches L4 too.
+    this.l4 = new L4ListenerSet({ log: opts.log, metrics: opts.metrics.l4, backendOf: (key) => this.live.table.backends[key], options: opts.l4 });
     recordCertificateExpiry(opts.metrics.certificateExpiry, [], opts.defaultCertificate);
     const { requests, upstreamErrors } = opts.metrics;
     // Children bound once: a labelled inc() per request would hash its labels every time.
@@ -88,17 +90,6 @@ export class Dataplane implements Decider {
       upstreamError: (reason) => upstreamErrors.inc({ reason }),
     };
     this.h2front = new H2Front({ decider: this, events: this.events, idleTimeoutMs: 60_000, maxConnectAttempts: 3 });
-    // Backends are read at each new connection, so the endpoint short path reaches L4 too.
-    this.l4 = new L4ListenerSet({ log: opts.log, metrics: opts.metrics.l4, backendOf: (key) => this.live.table.backends[key], options: opts.l4 });
-  }
-
-  private applyL4(): void {
-    if (this.l4Bind !== undefined) this.l4Result = this.l4.set(this.live.table.l4 ?? [], this.l4Bind);
-  }
-
-  /** What the latest L4 change did; `failed` lists listeners that could not bind (to report as diagnostics). */
-  l4Applied(): Promise<L4SetResult> {
-    return this.l4Result;
   }
 
   /** Builds the new table aside and swaps it in; requests already routed finish on what they hold. */
@@ -129,10 +120,19 @@ export class Dataplane implements Decider {
       }
     }
     this.live = { table, router, runtimes };
-    this.applyL4();
     this.certs = certs;
     recordCertificateExpiry(this.opts.metrics.certificateExpiry, certificates, certs.defaultCertificate);
+    this.applyL4();
     return { backendsAdded: added, backendsRemoved: removed, backendsKept: kept };
+  }
+
+  private applyL4(): void {
+    if (this.l4Bind !== undefined) this.l4Result = this.l4.set(this.live.table.l4 ?? [], this.l4Bind);
+  }
+
+  /** What the latest L4 change did; `failed` lists listeners that could not bind (to report as diagnostics). */
+  l4Applied(): Promise<L4SetResult> {
+    return this.l4Result;
   }
 
   /**
@@ -196,16 +196,16 @@ export class Dataplane implements Decider {
   /** Stops accepting, then gives open connections up to `graceMs` to finish before cutting them. */
   async close(graceMs: number): Promise<void> {
     this.l4Bind = undefined;
-    const closing = this.listeners?.close();
     const l4Closing = this.l4.close(graceMs);
+    const closing = this.listeners?.close();
     this.h2front.shutdown();
     const deadline = Date.now() + graceMs;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const s of this.connections) s.destroy();
     await closing;
-    await l4Closing;
     for (const runtime of this.live.runtimes.values()) runtime.close();
     this.h2.close();
+    await l4Closing;
   }
 
   private accept(socket: Socket, secure: boolean): void {

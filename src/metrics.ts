@@ -17,11 +17,11 @@ export interface WharfMetrics {
   certificateExpiry: Gauge<'host' | 'secret'>;
   tlsHandshakeErrors: Counter<'reason'>;
   kube: KubeMetrics;
+  l4: L4Metrics;
   leader: Gauge;
   statusWrites: Counter<'result'>;
   acmeOrders: Counter<'result'>;
   acmeRenewal: Gauge<'secret'>;
-  l4: L4Metrics;
 }
 
 export function createMetrics(): WharfMetrics {
@@ -50,11 +50,11 @@ export function createMetrics(): WharfMetrics {
     certificateExpiry: new Gauge({ name: 'wharf_ssl_certificate_expiry_seconds', help: 'Unix time of notAfter of each served certificate, by host (* for the default) and Secret.', labelNames: ['host', 'secret'], registers: [registry] }),
     tlsHandshakeErrors: new Counter({ name: 'wharf_tls_handshake_errors_total', help: 'TLS handshakes that failed, by reason (protocol_version, no_shared_cipher, certificate_rejected, timeout, ...).', labelNames: ['reason'], registers: [registry] }),
     kube: createKubeMetrics(registry),
+    l4: createL4Metrics(registry),
     leader: new Gauge({ name: 'wharf_leader', help: '1 while this replica holds the leader election Lease (and writes status), else 0.', registers: [registry] }),
     statusWrites: new Counter({ name: 'wharf_status_writes_total', help: 'Ingress status writes, by result (success, conflict, notFound, failure).', labelNames: ['result'], registers: [registry] }),
     acmeOrders: new Counter({ name: 'wharf_acme_orders_total', help: 'ACME certificate orders placed by this replica, by result (success, failure).', labelNames: ['result'], registers: [registry] }),
     acmeRenewal: new Gauge({ name: 'wharf_acme_certificate_renewal_timestamp_seconds', help: 'Unix time at which wharf renews the ACME certificate in this Secret (two thirds into its lifetime).', labelNames: ['secret'], registers: [registry] }),
-    l4: createL4Metrics(registry),
   };
 }
 

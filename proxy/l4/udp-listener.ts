@@ -75,10 +75,6 @@ export class UdpListener {
     this.drainUntil = 0;
   }
 
-  draining(): boolean {
-    return this.drainUntil !== 0;
-  }
-
   isClosed(): boolean {
     return this.closed;
   }

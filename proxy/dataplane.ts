@@ -23,6 +23,8 @@ import { recordCertificateExpiry } from './tls/expiry-metric.ts';
 import { handshakeErrorReason } from './tls/handshake-errors.ts';
 import { BackendRuntime } from './upstream/backend-runtime.ts';
 import { H2Upstreams, isH2Protocol } from './upstream/h2/upstreams.ts';
+import { L4ListenerSet, type L4SetResult } from './l4/listener-set.ts';
+import type { L4Options } from './l4/options.ts';
 
 interface LiveTable {
   table: RoutingTable;
@@ -36,6 +38,8 @@ export interface DataplaneOptions {
   defaultCertificate: ServedCertificate;
   /** Pending ACME challenges: HTTP-01 answered ahead of every route, TLS-ALPN-01 on the HTTPS port. */
   acmeChallenges?: AcmeChallengeAnswers;
+  /** L4 timeouts and bounds (tests shorten them); defaults in proxy/l4/options.ts. */
+  l4?: Partial<L4Options>;
 }
 
 export interface ListenOptions {
@@ -60,6 +64,10 @@ const STATUS_CLASS = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 export class Dataplane implements Decider {
   private readonly opts: DataplaneOptions;
   private live: LiveTable;
+  /** TCP and UDP listeners of table.l4; they bind once listen() has given the --bind address. */
+  readonly l4: L4ListenerSet;
+  private l4Bind: string | undefined;
+  private l4Result: Promise<L4SetResult> = Promise.resolve({ started: [], kept: [], stopped: [], failed: [] });
   private certs: CertificateSet;
   private listeners: Listeners | undefined;
   private readonly connections = new Set<Socket>();
@@ -76,6 +84,8 @@ export class Dataplane implements Decider {
     const empty: RoutingTable = { hosts: [], backends: {} };
     this.live = { table: empty, router: compileRouter(empty), runtimes: new Map() };
     this.certs = new CertificateSet([], opts.defaultCertificate);
+    // Backends are read at each new connection, so the endpoint short path reaches L4 too.
+    this.l4 = new L4ListenerSet({ log: opts.log, metrics: opts.metrics.l4, backendOf: (key) => this.live.table.backends[key], options: opts.l4 });
     recordCertificateExpiry(opts.metrics.certificateExpiry, [], opts.defaultCertificate);
     const { requests, upstreamErrors } = opts.metrics;
     // Children bound once: a labelled inc() per request would hash its labels every time.
@@ -120,7 +130,17 @@ export class Dataplane implements Decider {
     this.passthrough.setHosts(table.passthrough);
     this.certs = certs;
     recordCertificateExpiry(this.opts.metrics.certificateExpiry, certificates, certs.defaultCertificate);
+    this.applyL4();
     return { backendsAdded: added, backendsRemoved: removed, backendsKept: kept };
+  }
+
+  private applyL4(): void {
+    if (this.l4Bind !== undefined) this.l4Result = this.l4.set(this.live.table.l4 ?? [], this.l4Bind);
+  }
+
+  /** What the latest L4 change did; `failed` lists listeners that could not bind (to report as diagnostics). */
+  l4Applied(): Promise<L4SetResult> {
+    return this.l4Result;
   }
 
   /**
@@ -174,6 +194,8 @@ export class Dataplane implements Decider {
       passthrough: this.passthrough,
     });
     this.httpsPort = this.listeners.httpsPort;
+    this.l4Bind = opts.bind;
+    this.applyL4();
     return { httpPort: this.listeners.httpPort, httpsPort: this.listeners.httpsPort };
   }
 
@@ -183,6 +205,8 @@ export class Dataplane implements Decider {
 
   /** Stops accepting, then gives open connections up to `graceMs` to finish before cutting them. */
   async close(graceMs: number): Promise<void> {
+    this.l4Bind = undefined;
+    const l4Closing = this.l4.close(graceMs);
     const closing = this.listeners?.close();
     this.h2front.shutdown();
     const deadline = Date.now() + graceMs;
@@ -192,6 +216,7 @@ export class Dataplane implements Decider {
     await closing;
     for (const runtime of this.live.runtimes.values()) runtime.close();
     this.h2.close();
+    await l4Closing;
   }
 
   private accept(socket: Socket, secure: boolean, clientAddress?: ClientAddress): void {

@@ -17,6 +17,7 @@ export interface WharfMetrics {
   certificateExpiry: Gauge<'host' | 'secret'>;
   tlsHandshakeErrors: Counter<'reason'>;
   kube: KubeMetrics;
+  l4: L4Metrics;
   leader: Gauge;
   statusWrites: Counter<'result'>;
   acmeOrders: Counter<'result'>;
@@ -51,12 +52,49 @@ export function createMetrics(): WharfMetrics {
     certificateExpiry: new Gauge({ name: 'wharf_ssl_certificate_expiry_seconds', help: 'Unix time of notAfter of each served certificate, by host (* for the default) and Secret.', labelNames: ['host', 'secret'], registers: [registry] }),
     tlsHandshakeErrors: new Counter({ name: 'wharf_tls_handshake_errors_total', help: 'TLS handshakes that failed, by reason (protocol_version, no_shared_cipher, certificate_rejected, timeout, ...).', labelNames: ['reason'], registers: [registry] }),
     kube: createKubeMetrics(registry),
+    l4: createL4Metrics(registry),
     leader: new Gauge({ name: 'wharf_leader', help: '1 while this replica holds the leader election Lease (and writes status), else 0.', registers: [registry] }),
     statusWrites: new Counter({ name: 'wharf_status_writes_total', help: 'Ingress and LoadBalancer Service status writes, by result (success, conflict, notFound, failure).', labelNames: ['result'], registers: [registry] }),
     acmeOrders: new Counter({ name: 'wharf_acme_orders_total', help: 'ACME certificate orders placed by this replica, by result (success, failure).', labelNames: ['result'], registers: [registry] }),
     proxyProtocolHeaders: new Counter({ name: 'wharf_proxy_protocol_headers_total', help: 'PROXY protocol headers read from trusted peers, by listener (http, https) and result (v1, v2, invalid, timeout, closed).', labelNames: ['listener', 'result'], registers: [registry] }),
     passthroughConnections: new Counter({ name: 'wharf_tls_passthrough_connections_total', help: 'Connections to TLS passthrough hosts, by result (forwarded, no_endpoint, connect_failed, client_closed).', labelNames: ['result'], registers: [registry] }),
     acmeRenewal: new Gauge({ name: 'wharf_acme_certificate_renewal_timestamp_seconds', help: 'Unix time at which wharf renews the ACME certificate in this Secret (two thirds into its lifetime).', labelNames: ['secret'], registers: [registry] }),
+  };
+}
+
+/**
+ * The TCP and UDP listeners, labelled by listener key (`TCP/*:5432`): a set bounded by configuration.
+ * Bytes are added from the sockets' own counters when a connection closes and before each scrape,
+ * so the forwarding path does no metric work per chunk or datagram.
+ */
+export interface L4Metrics {
+  accepted: Counter<'listener'>;
+  closed: Counter<'listener' | 'result'>;
+  active: Gauge<'listener'>;
+  connectFailures: Counter<'listener' | 'reason'>;
+  bytes: Counter<'listener' | 'direction'>;
+  udpFlows: Gauge<'listener'>;
+  udpDropped: Counter<'listener' | 'reason'>;
+  listenFailures: Counter<'listener' | 'code'>;
+  /** Run before the byte counters are read: the data plane adds what live connections moved since last time. */
+  beforeCollect: Set<() => void>;
+}
+
+export function createL4Metrics(registry: Registry): L4Metrics {
+  const beforeCollect = new Set<() => void>();
+  const collect = (): void => {
+    for (const flush of beforeCollect) flush();
+  };
+  return {
+    accepted: new Counter({ name: 'wharf_l4_connections_accepted_total', help: 'TCP connections accepted on L4 listeners, by listener key.', labelNames: ['listener'], registers: [registry] }),
+    closed: new Counter({ name: 'wharf_l4_connections_closed_total', help: 'L4 TCP connections ended, by listener and result (ok, no_endpoint, connect_failed, client_closed, idle_timeout, error, proxy_protocol_invalid, shutdown).', labelNames: ['listener', 'result'], registers: [registry] }),
+    active: new Gauge({ name: 'wharf_l4_active_connections', help: 'L4 TCP client connections open now, by listener.', labelNames: ['listener'], registers: [registry] }),
+    connectFailures: new Counter({ name: 'wharf_l4_connect_failures_total', help: 'Failed connects to L4 endpoints (each retry counts), by listener and reason (refused, timeout, error).', labelNames: ['listener', 'reason'], registers: [registry] }),
+    bytes: new Counter({ name: 'wharf_l4_bytes_total', help: 'Bytes through L4 listeners, by listener and direction (in: from clients, out: to clients).', labelNames: ['listener', 'direction'], registers: [registry], collect }),
+    udpFlows: new Gauge({ name: 'wharf_l4_udp_flows', help: 'UDP flows (client address and port mapped to an upstream socket) open now, by listener.', labelNames: ['listener'], registers: [registry] }),
+    udpDropped: new Counter({ name: 'wharf_l4_udp_dropped_total', help: 'UDP datagrams from clients dropped, by listener and reason (flow_table_full, no_endpoint, draining, queue_full).', labelNames: ['listener', 'reason'], registers: [registry] }),
+    listenFailures: new Counter({ name: 'wharf_l4_listen_failures_total', help: 'L4 listeners that could not bind, by listener and errno code (EADDRINUSE, EACCES, EADDRNOTAVAIL, ...).', labelNames: ['listener', 'code'], registers: [registry] }),
+    beforeCollect,
   };
 }
 

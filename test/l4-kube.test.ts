@@ -94,14 +94,9 @@ before(
         { name: 'udp', port: 5300, protocol: 'UDP', targetPort: 'udp' },
       ],
     });
-    await createBackedService('echo-lb', {
-      type: 'LoadBalancer',
-      loadBalancerClass: 'wharf.dev/lb',
-      ports: [
-        { name: 'tcp', port: ports.lbTcp, protocol: 'TCP', targetPort: 'tcp' },
-        { name: 'udp', port: ports.lbUdp, protocol: 'UDP', targetPort: 'udp' },
-      ],
-    });
+    // kube-apiserver 1.20 refuses a LoadBalancer Service mixing TCP and UDP (MixedProtocolLBService is off), so one each.
+    await createBackedService('echo-lb', { type: 'LoadBalancer', loadBalancerClass: 'wharf.dev/lb', ports: [{ name: 'tcp', port: ports.lbTcp, protocol: 'TCP', targetPort: 'tcp' }] });
+    await createBackedService('echo-lb-udp', { type: 'LoadBalancer', loadBalancerClass: 'wharf.dev/lb', ports: [{ name: 'udp', port: ports.lbUdp, protocol: 'UDP', targetPort: 'udp' }] });
     // Not a LoadBalancer: wharf must not listen for it. (Selection by class is covered by translate's golden
     // cases: kube-apiserver 1.20 predates spec.loadBalancerClass and drops it, so here --lb-default-class
     // makes the classless Service ours.)

@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   WHARF_E_TLS_HOST_MISMATCH: 'A TLS Secret\'s certificate does not cover a host its spec.tls entry names; that host gets the default certificate.',
   WHARF_E_CANARY: 'A canary Ingress has no main route with the same host, path and path type to attach to.',
   WHARF_E_L4_CONFIG: 'A TCP/UDP services ConfigMap entry or a LoadBalancer Service port is malformed or unsupported; only that entry or port is left out.',
+  WHARF_E_L4_LISTEN: 'wharf could not bind the port of a TCP or UDP listener (in use, not permitted, or an address not on this host); retried every 30 s and on every change.',
   WHARF_E_L4_PORT_CONFLICT: 'An L4 listener asks for a port that another one or wharf itself (HTTP, HTTPS, admin) already uses; ConfigMap entries win, then the oldest LoadBalancer Service.',
   WHARF_E_CLASS: 'An IngressClass or class annotation could not be resolved.',
   WHARF_E_ACME: 'An ACME order for a TLS Secret failed (the ACME error is in the message); retried with back-off.',

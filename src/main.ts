@@ -23,10 +23,14 @@ import { refString, type Diagnostic } from './model/diagnostics.ts';
 import type { EndpointSlice, Endpoints, Service } from './model/kube.ts';
 import { emptySnapshot, type Snapshot } from './model/snapshot.ts';
 import { resolveCertificates, resolveDefaultCertificate } from './tls/certificates.ts';
+import { listenFailureDiagnostic } from './l4/listen-failure.ts';
 import { generateDefaultCertificate } from './tls/default-certificate.ts';
 import { translate } from './translate/index.ts';
 import { refreshBackends } from './translate/refresh.ts';
 import { WHARF_VERSION } from './version.ts';
+
+/** How long a TCP or UDP port that could not be bound waits before wharf tries it again. */
+const LISTEN_RETRY_MS = 30_000;
 
 export interface WharfHandle {
   log: Logger;
@@ -122,6 +126,35 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     }, Math.min(Math.max(at.getTime() - Date.now() + 1, 0), 2 ** 31 - 1));
     certificateRecheck.unref();
   };
+  // Diagnostics are what translate() and the certificates found, plus the L4 ports that could not be
+  // bound, which the proxy learns a moment after the table is applied.
+  let translated: Diagnostic[] = [];
+  let listenProblems: Diagnostic[] = [];
+  let listenRetry: NodeJS.Timeout | undefined;
+  const publishDiagnostics = (): void => {
+    diagnostics = [...translated, ...listenProblems];
+    reportDiagnostics(log, metrics, diagnostics, reported);
+    events?.observe(diagnostics);
+  };
+  const watchListenFailures = (): void => {
+    const pending = dataplane.l4Applied();
+    void pending.then((result) => {
+      if (pending !== dataplane.l4Applied()) return; // a newer change reports for itself
+      const found = result.failed.map(listenFailureDiagnostic);
+      clearTimeout(listenRetry);
+      // A port in use may be freed: try again later, without waiting for an object to change.
+      if (found.length > 0) {
+        listenRetry = setTimeout(() => {
+          fullPending = true;
+          scheduler.markDirty();
+        }, LISTEN_RETRY_MS);
+        listenRetry.unref();
+      }
+      if (JSON.stringify(found) === JSON.stringify(listenProblems)) return;
+      listenProblems = found;
+      publishDiagnostics();
+    });
+  };
   const rebuild = (): void => {
     const started = performance.now();
     try {
@@ -145,9 +178,9 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
       lastLoadBalancers = result.loadBalancers ?? [];
       serviceStatusWriter?.update(lastLoadBalancers);
       acme?.issuer.observe(result.certificates, snapshot);
-      diagnostics = [...result.diagnostics, ...certs.diagnostics, ...(chosenDefault?.diagnostics ?? []), ...(acme?.issuer.diagnostics() ?? [])];
-      reportDiagnostics(log, metrics, diagnostics, reported);
-      events?.observe(diagnostics);
+      translated = [...result.diagnostics, ...certs.diagnostics, ...(chosenDefault?.diagnostics ?? []), ...(acme?.issuer.diagnostics() ?? [])];
+      publishDiagnostics();
+      watchListenFailures();
       metrics.reloads.inc({ result: 'success' });
       metrics.lastReloadSuccess.set(Date.now() / 1000);
       metrics.tableStale.set(0);
@@ -242,6 +275,8 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     void acme?.stop();
     throw new WharfError('WHARF_E_CONFIG', `cannot listen on ${config.bind} ports ${config.httpPort}/${config.httpsPort}: ${err.message}`);
   });
+  // The L4 listeners bind only now that the listen address is known: report those that could not.
+  watchListenFailures();
   ready = true;
   // Orders start once the listeners answer: a challenge must never reach a port not yet bound.
   await acme?.start();
@@ -288,6 +323,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     async stop(graceMs = 10_000) {
       ready = false;
       clearTimeout(certificateRecheck);
+      clearTimeout(listenRetry);
       statusWriter?.stop();
       serviceStatusWriter?.stop();
       // Released before the listeners drain, so another replica takes over status at once.

@@ -26,6 +26,7 @@ export const EVENT_REASONS: Record<ErrorCode, string> = {
   WHARF_E_CANARY: 'CanaryUnattached',
   WHARF_E_L4_CONFIG: 'ListenerConfigInvalid',
   WHARF_E_L4_PORT_CONFLICT: 'ListenerPortConflict',
+  WHARF_E_L4_LISTEN: 'ListenerBindFailed',
   WHARF_E_CLASS: 'ClassUnresolved',
   WHARF_E_ACME: 'ACMEOrderFailed',
   WHARF_E_REBUILD: 'RebuildFailed',

@@ -4,13 +4,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_HOST, UPLOAD_BYTES, backendConfig, echoModulePath } from './http/configs.ts';
-import { runWrk, wrkUploadScript, type Load, type Measurement } from './http/drivers.ts';
+import { runWrk, wrkUploadScript, type Load } from './http/drivers.ts';
 import { failedRun, parseBenchArgs, pickList, runBench, runLength } from './http/cli.ts';
 import { freePort, hasCommand, installSignalCleanup, makeTempDir, sleep, startPinned, stopProcess, waitForPort, wasInterrupted, type Started } from './http/processes.ts';
 import { fetchOnce, startNginx, verifyTarget, type Target } from './http/targets.ts';
 import { describeMachine, loadAverage } from './http/report.ts';
+import { treeCpuSeconds } from './tls/cpu.ts';
 import { MIB_BYTES, haproxyTcpConfig, largeFileLocation, wharfTcpManifests } from './tcp/configs.ts';
-import { tcpMarkdownReport, tcpRatios, tcpResultsTable, tcpVerdict } from './tcp/report.ts';
+import { tcpMarkdownReport, tcpRatios, tcpResultsTable, tcpVerdict, type TcpMeasurement } from './tcp/report.ts';
 
 const PROXY_CORE = 0;
 const LOAD_CORE = 1;
@@ -74,12 +75,16 @@ async function startWharfTcp(core: number, backendPort: number, tcpPort: number)
   throw new Error(`wharf's TCP port ${tcpPort} never answered /small:\n${started.output()}`);
 }
 
-async function measure(scenario: Scenario, target: Target, seconds: number, backendDir: string): Promise<Measurement> {
+/** One wrk run; the proxy's own CPU seconds during it give requests per CPU-second, which a busy machine distorts far less. */
+async function measure(scenario: Scenario, target: Target, seconds: number, backendDir: string): Promise<TcpMeasurement> {
   const load: Load = { url: `http://127.0.0.1:${target.port}${scenario.path}`, host: BENCH_HOST, connections: scenario.connections, seconds };
   if (scenario.upload === true) load.uploadFile = join(backendDir, 'upload.bin');
+  const pid = target.started?.child.pid;
   try {
+    const cpuBefore = pid === undefined ? 0 : treeCpuSeconds(pid);
     const result = await runWrk(LOAD_CORE, load, scenario.upload === true ? join(backendDir, 'upload.lua') : undefined);
-    return { target: target.name, scenario: scenario.name, tool: 'wrk', ...result };
+    const cpu = pid === undefined ? {} : { proxyCpuSeconds: treeCpuSeconds(pid) - cpuBefore };
+    return { target: target.name, scenario: scenario.name, tool: 'wrk', ...result, ...cpu };
   } catch (err) {
     return { target: target.name, scenario: scenario.name, tool: 'wrk', ...failedRun(err, seconds) };
   }
@@ -114,19 +119,19 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, '1m.bin'), Buffer.alloc(MIB_BYTES, 'm'));
     writeFileSync(join(dir, '64k.bin'), Buffer.alloc(64 * 1024, 'w'));
     const port = await freePort();
-    await startNginx('direct backend', PROXY_CORE, dir, backendConfig(dir, port, echoModule, largeFileLocation(dir)), port);
-    targets.push({ name: 'direct', port, note: 'no proxy: a second nginx backend on the proxy core' });
+    const started = await startNginx('direct backend', PROXY_CORE, dir, backendConfig(dir, port, echoModule, largeFileLocation(dir)), port);
+    targets.push({ name: 'direct', port, note: 'no proxy: a second nginx backend on the proxy core', started });
   }
   if (targetNames.includes('haproxy')) {
     const port = await freePort();
-    await startHaproxy(PROXY_CORE, makeTempDir('haproxy'), port, backendPort);
-    targets.push({ name: 'haproxy', port, note: 'HAProxy tcp mode, nbthread 1' });
+    const started = await startHaproxy(PROXY_CORE, makeTempDir('haproxy'), port, backendPort);
+    targets.push({ name: 'haproxy', port, note: 'HAProxy tcp mode, nbthread 1', started });
   }
   let wharf: Started | undefined;
   if (targetNames.includes('wharf')) {
     const port = await freePort();
     wharf = await startWharfTcp(PROXY_CORE, backendPort, port);
-    targets.push({ name: 'wharf', port, note: 'wharf serve --manifests with a tcp-services ConfigMap entry' });
+    targets.push({ name: 'wharf', port, note: 'wharf serve --manifests with a tcp-services ConfigMap entry', started: wharf });
   }
   for (const target of targets) {
     await verifyTarget(target);
@@ -142,16 +147,17 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(`${setup.join('\n')}\n\n`);
 
-  const measurements: Measurement[] = [];
+  const measurements: TcpMeasurement[] = [];
   for (const scenario of SCENARIOS.filter((s) => scenarioKeys.includes(s.key))) {
-    const byTarget = new Map<string, Measurement[]>();
+    const byTarget = new Map<string, TcpMeasurement[]>();
     for (let round = 1; round <= rounds; round++) {
       for (const target of targets) {
         if (round === 1 && warmup > 0) await measure(scenario, target, warmup, backendDir);
         const row = await measure(scenario, target, seconds, backendDir);
         if (wasInterrupted()) return new Promise<never>(() => {}); // interrupted: cleanup is exiting the process
         byTarget.set(target.name, [...(byTarget.get(target.name) ?? []), row]);
-        process.stdout.write(`${row.scenario.padEnd(18)} ${`${round}/${rounds}`.padEnd(5)} ${row.target.padEnd(8)} ${Math.round(row.rps).toString().padStart(7)} req/s  p50 ${row.p50Ms.toFixed(2)} ms  p99 ${row.p99Ms.toFixed(2)} ms  errors ${row.errors}${row.detail === undefined ? '' : ` (${row.detail})`}\n`);
+        const perCpu = row.proxyCpuSeconds === undefined || row.proxyCpuSeconds <= 0 ? '' : `  ${Math.round(row.requests / row.proxyCpuSeconds)}/CPU-s`;
+        process.stdout.write(`${row.scenario.padEnd(18)} ${`${round}/${rounds}`.padEnd(5)} ${row.target.padEnd(8)} ${Math.round(row.rps).toString().padStart(7)} req/s  p50 ${row.p50Ms.toFixed(2)} ms  p99 ${row.p99Ms.toFixed(2)} ms${perCpu}  errors ${row.errors}${row.detail === undefined ? '' : ` (${row.detail})`}\n`);
       }
     }
     for (const target of targets) {
@@ -165,7 +171,7 @@ async function main(): Promise<void> {
   machine.loadAfter = loadAverage();
   const bytesOf = new Map(SCENARIOS.map((s) => [s.name, s.bytes]));
   const list = tcpRatios(measurements);
-  const outcome = tcpVerdict(list);
+  const outcome = tcpVerdict(list, measurements);
   process.stdout.write(`\n${tcpResultsTable(measurements, bytesOf)}\n\n${outcome.line}\n`);
   process.stdout.write(`(total ${Math.round((Date.now() - began) / 1000)} s; load average before ${machine.loadBefore}, after ${machine.loadAfter})\n`);
   if (!values['no-save']) {

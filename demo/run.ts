@@ -46,7 +46,7 @@ async function main(): Promise<number> {
   await writeFile(join(dir, 'shop-tls.yaml'), await shopSecret());
   let parsed;
   try {
-    parsed = parseServeArgs(['--manifests', dir, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1', '--log-format', 'text', ...process.argv.slice(2)], process.env);
+    parsed = parseServeArgs(['--manifests', dir, '--bind', '127.0.0.1', '--admin-bind', '127.0.0.1', '--log-format', 'text', '--tcp-services-configmap', 'demo/tcp-services', ...process.argv.slice(2)], process.env);
   } catch (err) {
     process.stderr.write(`wharf demo: ${(err as Error).message}\n`);
     return 2;
@@ -74,6 +74,7 @@ wharf demo is serving. Manifests: ${dir} (edit them; wharf picks up changes live
   curl -H 'Host: nobody.example' http://127.0.0.1:${h}/              # 404: no rule matches
   curl -i -H 'Host: shop.wharf.local' http://127.0.0.1:${h}/cart     # 308 to https
   curl -k --resolve shop.wharf.local:${s}:127.0.0.1 https://shop.wharf.local:${s}/cart   # shop over TLS
+  curl http://127.0.0.1:30900/api/users                              # raw TCP through the L4 balancer to api
   curl http://127.0.0.1:${a}/metrics                                 # Prometheus metrics
   curl http://127.0.0.1:${a}/diagnostics                             # problems found in the manifests
 

@@ -105,14 +105,17 @@ export interface L4Dataplane {
   /** Applies the table and waits for its listeners; returns what the L4 change did. */
   apply(table: RoutingTable): ReturnType<Dataplane['l4Applied']>;
   port(key: string): number;
+  /** The HTTPS port (TLS passthrough hosts are served there). */
+  httpsPort: number;
 }
 
 export async function startL4Dataplane(l4: Partial<L4Options> = {}): Promise<L4Dataplane> {
   const metrics = createMetrics();
   const dp = new Dataplane({ log: silent, metrics, defaultCertificate: await generateDefaultCertificate(), l4 });
-  await dp.listen({ bind: '127.0.0.1', httpPort: 0, httpsPort: 0 });
+  const { httpsPort } = await dp.listen({ bind: '127.0.0.1', httpPort: 0, httpsPort: 0 });
   return {
     dp,
+    httpsPort,
     metrics,
     apply: (table) => {
       dp.apply(table, []);

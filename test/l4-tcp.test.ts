@@ -1,33 +1,12 @@
 // L4 TCP forwarding through a Dataplane with hand-built tables and loopback backends (127.0.0.2, .3):
 // bytes both ways, balancing, connect retry, half-close, backpressure, idle timeout, endpoint removal.
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Socket } from 'node:net';
 import { eventually } from './support/http.ts';
-import { backendOf, closed, dial, echo, listenerOf, metricValue, readBytes, startL4Dataplane, startTcpBackend, tableOf, type L4Dataplane, type TcpBackend } from './support/l4.ts';
+import { backendOf, closed, echo, l4TestScope, listenerOf, metricValue, readBytes, tableOf, type TcpBackend } from './support/l4.ts';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-async function dataplane(l4: Parameters<typeof startL4Dataplane>[0] = {}): Promise<L4Dataplane> {
-  const d = await startL4Dataplane(l4);
-  cleanups.push(() => d.dp.close(0));
-  return d;
-}
-
-async function backend(host: string, port = 0, onConnection?: (s: Socket) => void): Promise<TcpBackend> {
-  const b = await startTcpBackend(host, port, onConnection);
-  cleanups.push(() => b.close());
-  return b;
-}
-
-async function client(port: number): Promise<Socket> {
-  const s = await dial(port);
-  cleanups.push(() => void s.destroy());
-  return s;
-}
+const { dataplane, tcpBackend: backend, client } = l4TestScope();
 
 describe('L4 TCP', () => {
   test('carries bytes both ways and counts the connection and its bytes', async () => {

@@ -2,35 +2,14 @@
 // bounded flow table, and a removed listener that lets its flows finish while refusing new clients.
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { eventually } from './support/http.ts';
-import { backendOf, listenerOf, metricValue, startL4Dataplane, startUdpBackend, tableOf, udpClient, type L4Dataplane, type UdpBackend } from './support/l4.ts';
+import { backendOf, l4TestScope, listenerOf, metricValue, tableOf } from './support/l4.ts';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-async function dataplane(l4: Parameters<typeof startL4Dataplane>[0] = {}): Promise<L4Dataplane> {
-  const d = await startL4Dataplane(l4);
-  cleanups.push(() => d.dp.close(0));
-  return d;
-}
-
-async function backend(host: string, name: string): Promise<UdpBackend> {
-  const b = await startUdpBackend(host, name);
-  cleanups.push(() => b.close());
-  return b;
-}
-
-async function client(): Promise<Awaited<ReturnType<typeof udpClient>>> {
-  const c = await udpClient();
-  cleanups.push(() => c.close());
-  return c;
-}
+const { dataplane, udpBackend: backend, udpClient: client } = l4TestScope();
 
 /** Sends `text` until a reply arrives (UDP may drop on a busy machine); bounded. */
-async function ask(c: Awaited<ReturnType<typeof udpClient>>, port: number, text: string): Promise<string> {
+async function ask(c: Awaited<ReturnType<typeof client>>, port: number, text: string): Promise<string> {
   const before = c.received.length;
   for (let i = 0; i < 20 && c.received.length === before; i++) {
     c.socket.send(text, port, '127.0.0.1');

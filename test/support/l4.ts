@@ -2,6 +2,7 @@
 // Dataplane listening on 127.0.0.1 with hand-built L4 tables, and small socket read helpers.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { after } from 'node:test';
 import { Dataplane } from '../../proxy/dataplane.ts';
 import type { L4Options } from '../../proxy/l4/options.ts';
 import { createLogger } from '../../src/log.ts';
@@ -195,6 +196,55 @@ export async function udpClient(): Promise<{ socket: UdpSocket; received: string
   socket.on('message', (m) => received.push(m.toString()));
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   return { socket, received, port: socket.address().port, close: () => socket.close() };
+}
+
+/** What an L4 test file starts through its scope, stopped in reverse order after the file's tests. */
+export interface L4TestScope {
+  /** Runs `cleanup` after the file's tests (last registered first). */
+  defer(cleanup: () => Promise<void> | void): void;
+  dataplane(l4?: Partial<L4Options>): Promise<L4Dataplane>;
+  tcpBackend(host: string, port?: number, onConnection?: (s: Socket) => void): Promise<TcpBackend>;
+  udpBackend(host: string, name: string): Promise<UdpBackend>;
+  /** A TCP client to `host`:`port` (127.0.0.1 by default), destroyed at the end. */
+  client(port: number, host?: string): Promise<Socket>;
+  udpClient(): ReturnType<typeof udpClient>;
+}
+
+/** Call once at the top of a test file: registers the `after` hook that stops what the scope started. */
+export function l4TestScope(): L4TestScope {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+  const defer = (cleanup: () => Promise<void> | void): void => void cleanups.push(cleanup);
+  return {
+    defer,
+    dataplane: async (l4) => {
+      const d = await startL4Dataplane(l4);
+      defer(() => d.dp.close(0));
+      return d;
+    },
+    tcpBackend: async (host, port, onConnection) => {
+      const b = await startTcpBackend(host, port, onConnection);
+      defer(() => b.close());
+      return b;
+    },
+    udpBackend: async (host, name) => {
+      const b = await startUdpBackend(host, name);
+      defer(() => b.close());
+      return b;
+    },
+    client: async (port, host) => {
+      const s = await dial(port, host);
+      defer(() => void s.destroy());
+      return s;
+    },
+    udpClient: async () => {
+      const c = await udpClient();
+      defer(() => c.close());
+      return c;
+    },
+  };
 }
 
 /** The value of one counter or gauge series, 0 when absent. */

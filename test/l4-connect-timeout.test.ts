@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { backendOf, echo, l4TestScope, listenerOf, metricValue, tableOf } from './support/l4.ts';
+import { oneListenerTable, echo, l4TestScope, metricValue } from './support/l4.ts';
 
 const { dataplane, tcpBackend, client, defer } = l4TestScope();
 
@@ -42,7 +42,7 @@ test('a connect that takes longer than the connect timeout is retried on another
   const good = await tcpBackend('127.0.0.3');
   const d = await dataplane({ connectTimeoutMs: 500 });
   const key = 'TCP/*:slow-connect';
-  await d.apply(tableOf([listenerOf(key, 'TCP', 'default/sc:7000')], [backendOf('default/sc:7000', [{ host: '127.0.0.5', port }, good])]));
+  await d.apply(oneListenerTable(key, 'TCP', 'default/sc:7000', [{ host: '127.0.0.5', port }, good]));
   // Round robin starts on the silent endpoint for at least one of the first two connections.
   for (let i = 0; i < 2; i++) {
     const s = await client(d.port(key));

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { encodeProxyV2, parseProxyHeader } from '../proxy/proxy-protocol/index.ts';
 import type { L4Listener } from '../src/model/l4.ts';
 import { eventually } from './support/http.ts';
-import { backendOf, closed, l4TestScope, listenerOf, metricValue, readBytes, tableOf, type L4Dataplane, type TcpBackend } from './support/l4.ts';
+import { oneListenerTable, closed, l4TestScope, metricValue, readBytes, type L4Dataplane, type TcpBackend } from './support/l4.ts';
 
 const { dataplane, tcpBackend, client } = l4TestScope();
 
@@ -22,7 +22,7 @@ async function setup(extra: Partial<L4Listener>, l4: Parameters<typeof dataplane
   const b = await recorder();
   const d = await dataplane(l4);
   const key = 'TCP/*:pp';
-  await d.apply(tableOf([listenerOf(key, 'TCP', 'default/pp:7000', extra)], [backendOf('default/pp:7000', [b])]));
+  await d.apply(oneListenerTable(key, 'TCP', 'default/pp:7000', [b], 'round_robin', extra));
   return { d, b, port: d.port(key), key };
 }
 

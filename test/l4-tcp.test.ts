@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Socket } from 'node:net';
 import { eventually } from './support/http.ts';
-import { backendOf, closed, echo, l4TestScope, listenerOf, metricValue, readBytes, tableOf, type TcpBackend } from './support/l4.ts';
+import { backendOf, oneListenerTable, closed, echo, l4TestScope, listenerOf, metricValue, readBytes, tableOf, type TcpBackend } from './support/l4.ts';
 
 const { dataplane, tcpBackend: backend, client } = l4TestScope();
 
@@ -13,7 +13,7 @@ describe('L4 TCP', () => {
     const b = await backend('127.0.0.2');
     const d = await dataplane();
     const key = 'TCP/*:echo';
-    const result = await d.apply(tableOf([listenerOf(key, 'TCP', 'default/echo:7000')], [backendOf('default/echo:7000', [b])]));
+    const result = await d.apply(oneListenerTable(key, 'TCP', 'default/echo:7000', [b]));
     assert.deepEqual(result.started, [key]);
     assert.deepEqual(result.failed, []);
     const s = await client(d.port(key));
@@ -38,7 +38,7 @@ describe('L4 TCP', () => {
     const b = await backend('127.0.0.2');
     const d = await dataplane();
     const key = 'TCP/*:scrape';
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/echo:7000')], [backendOf('default/echo:7000', [b])]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/echo:7000', [b]));
     const s = await client(d.port(key));
     assert.equal(await echo(s, 'twelve bytes'), 'twelve bytes');
     assert.equal(await metricValue(d.metrics, 'wharf_l4_bytes_total', { listener: key, direction: 'in' }), 12);
@@ -50,7 +50,7 @@ describe('L4 TCP', () => {
     const b3 = await backend('127.0.0.3');
     const d = await dataplane();
     const key = 'TCP/*:rr';
-    const table = tableOf([listenerOf(key, 'TCP', 'default/rr:7000')], [backendOf('default/rr:7000', [b2, b3])]);
+    const table = oneListenerTable(key, 'TCP', 'default/rr:7000', [b2, b3]);
     // A not-ready endpoint is never picked.
     table.backends['default/rr:7000']?.endpoints.push({ address: '127.0.0.4', port: 1, ready: false, terminating: true });
     await d.apply(table);
@@ -71,7 +71,7 @@ describe('L4 TCP', () => {
     const b3 = await backend('127.0.0.3');
     const d = await dataplane();
     const key = 'TCP/*:lc';
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/lc:7000')], [backendOf('default/lc:7000', [b2, b3], 'least_request')]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/lc:7000', [b2, b3], 'least_request'));
     const a = await client(d.port(key));
     assert.equal(await echo(a, 'a'), 'a');
     const bConn = await client(d.port(key));
@@ -92,7 +92,7 @@ describe('L4 TCP', () => {
     const d = await dataplane();
     const key = 'TCP/*:retry';
     // 127.0.0.2 has nothing on b3's port: refused.
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/retry:7000')], [backendOf('default/retry:7000', [{ host: '127.0.0.2', port: b3.port }, b3])]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/retry:7000', [{ host: '127.0.0.2', port: b3.port }, b3]));
     for (let i = 0; i < 3; i++) {
       const s = await client(d.port(key));
       assert.equal(await echo(s, `try${i}`), `try${i}`);
@@ -112,7 +112,7 @@ describe('L4 TCP', () => {
   test('no ready endpoint closes the client at once', async () => {
     const d = await dataplane();
     const key = 'TCP/*:none';
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/none:7000')], [backendOf('default/none:7000', [])]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/none:7000', []));
     const s = await client(d.port(key));
     await closed(s);
     await eventually(async () => (await metricValue(d.metrics, 'wharf_l4_connections_closed_total', { listener: key, result: 'no_endpoint' })) === 1);
@@ -130,7 +130,7 @@ describe('L4 TCP', () => {
     });
     const d = await dataplane();
     const key = 'TCP/*:half';
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/half:7000')], [backendOf('default/half:7000', [b])]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/half:7000', [b]));
     const s = await client(d.port(key));
     s.end('abc');
     const answer = await readBytes(s, 1 << 20);
@@ -149,7 +149,7 @@ describe('L4 TCP', () => {
     });
     const d = await dataplane();
     const key = 'TCP/*:half2';
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/half2:7000')], [backendOf('default/half2:7000', [b])]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/half2:7000', [b]));
     const s = await client(d.port(key));
     const seenEnd = new Promise<void>((r) => s.once('end', () => r()));
     assert.equal((await readBytes(s, 3)).toString(), 'bye');
@@ -185,7 +185,7 @@ describe('L4 TCP', () => {
     });
     const d = await dataplane();
     const key = 'TCP/*:slow';
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/slow:7000')], [backendOf('default/slow:7000', [b])]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/slow:7000', [b]));
     const s = await client(d.port(key));
     s.pause();
     // Wait until the backend is stuck behind a full pipe: blocked, and no progress over several looks.
@@ -208,7 +208,7 @@ describe('L4 TCP', () => {
     const b = await backend('127.0.0.2');
     const d = await dataplane({ idleTimeoutMs: 400 });
     const key = 'TCP/*:idle';
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/idle:7000')], [backendOf('default/idle:7000', [b])]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/idle:7000', [b]));
     const s = await client(d.port(key));
     assert.equal(await echo(s, 'ping'), 'ping');
     await closed(s);
@@ -221,7 +221,7 @@ describe('L4 TCP', () => {
     const b3 = await backend('127.0.0.3');
     const d = await dataplane();
     const key = 'TCP/*:moved';
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/moved:7000')], [backendOf('default/moved:7000', [b2])]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/moved:7000', [b2]));
     const s = await client(d.port(key));
     assert.equal(await echo(s, 'before'), 'before');
     // The endpoint short path: only the backend changes.

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { describe, test } from 'node:test';
 import { eventually } from './support/http.ts';
-import { backendOf, l4TestScope, listenerOf, metricValue, tableOf } from './support/l4.ts';
+import { oneListenerTable, l4TestScope, metricValue, tableOf } from './support/l4.ts';
 
 const { dataplane, udpBackend: backend, udpClient: client } = l4TestScope();
 
@@ -26,7 +26,7 @@ describe('L4 UDP', () => {
     const b3 = await backend('127.0.0.3', 'b3');
     const d = await dataplane();
     const key = 'UDP/*:dns';
-    const r = await d.apply(tableOf([listenerOf(key, 'UDP', 'default/dns:53')], [backendOf('default/dns:53', [b2, b3])]));
+    const r = await d.apply(oneListenerTable(key, 'UDP', 'default/dns:53', [b2, b3]));
     assert.deepEqual(r.started, [key]);
     const port = d.port(key);
     const one = await client();
@@ -53,7 +53,7 @@ describe('L4 UDP', () => {
     const b2 = await backend('127.0.0.2', 'b2');
     const d = await dataplane({ udpIdleTimeoutMs: 300 });
     const key = 'UDP/*:expire';
-    await d.apply(tableOf([listenerOf(key, 'UDP', 'default/e:53')], [backendOf('default/e:53', [b2])]));
+    await d.apply(oneListenerTable(key, 'UDP', 'default/e:53', [b2]));
     const port = d.port(key);
     const c = await client();
     assert.equal(await ask(c, port, 'hi'), 'b2:hi');
@@ -69,7 +69,7 @@ describe('L4 UDP', () => {
     const b2 = await backend('127.0.0.2', 'b2');
     const d = await dataplane({ udpMaxFlows: 2 });
     const key = 'UDP/*:bounded';
-    await d.apply(tableOf([listenerOf(key, 'UDP', 'default/b:53')], [backendOf('default/b:53', [b2])]));
+    await d.apply(oneListenerTable(key, 'UDP', 'default/b:53', [b2]));
     const port = d.port(key);
     const clients = [await client(), await client()];
     for (const [i, c] of clients.entries()) assert.equal(await ask(c, port, `c${i}`), `b2:c${i}`);
@@ -87,7 +87,7 @@ describe('L4 UDP', () => {
     const b2 = await backend('127.0.0.2', 'b2');
     const d = await dataplane({ udpIdleTimeoutMs: 1_000 });
     const key = 'UDP/*:drain';
-    const table = tableOf([listenerOf(key, 'UDP', 'default/d:53')], [backendOf('default/d:53', [b2])]);
+    const table = oneListenerTable(key, 'UDP', 'default/d:53', [b2]);
     await d.apply(table);
     const port = d.port(key);
     const known = await client();
@@ -107,7 +107,7 @@ describe('L4 UDP', () => {
     const b2 = await backend('127.0.0.2', 'b2');
     const d = await dataplane({ udpIdleTimeoutMs: 5_000 });
     const key = 'UDP/*:back';
-    const table = tableOf([listenerOf(key, 'UDP', 'default/k:53')], [backendOf('default/k:53', [b2])]);
+    const table = oneListenerTable(key, 'UDP', 'default/k:53', [b2]);
     await d.apply(table);
     const port = d.port(key);
     const known = await client();

@@ -100,6 +100,11 @@ export function tableOf(listeners: L4Listener[], backends: Backend[]): RoutingTa
   return { hosts: [], backends: Object.fromEntries(backends.map((b) => [b.key, b])), l4: listeners };
 }
 
+/** A table of one listener, `key`, to one backend, `backendKey`, over `endpoints`. */
+export function oneListenerTable(key: string, protocol: L4Protocol, backendKey: string, endpoints: { host: string; port: number }[], algorithm: BalanceAlgorithm = 'round_robin', extra: Partial<L4Listener> = {}): RoutingTable {
+  return tableOf([listenerOf(key, protocol, backendKey, extra)], [backendOf(backendKey, endpoints, algorithm)]);
+}
+
 export interface L4Dataplane {
   dp: Dataplane;
   metrics: WharfMetrics;

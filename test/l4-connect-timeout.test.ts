@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { oneListenerTable, echo, l4TestScope, metricValue } from './support/l4.ts';
+import { echo, l4TestScope, metricValue, oneListenerTable } from './support/l4.ts';
 
 const { dataplane, tcpBackend, client, defer } = l4TestScope();
 

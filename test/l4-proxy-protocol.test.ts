@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { encodeProxyV2, parseProxyHeader } from '../proxy/proxy-protocol/index.ts';
 import type { L4Listener } from '../src/model/l4.ts';
 import { eventually } from './support/http.ts';
-import { oneListenerTable, closed, l4TestScope, metricValue, readBytes, type L4Dataplane, type TcpBackend } from './support/l4.ts';
+import { closed, l4TestScope, metricValue, oneListenerTable, readBytes, type L4Dataplane, type TcpBackend } from './support/l4.ts';
 
 const { dataplane, tcpBackend, client } = l4TestScope();
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Socket } from 'node:net';
 import { eventually } from './support/http.ts';
-import { backendOf, oneListenerTable, closed, echo, l4TestScope, listenerOf, metricValue, readBytes, tableOf, type TcpBackend } from './support/l4.ts';
+import { backendOf, closed, echo, l4TestScope, listenerOf, metricValue, oneListenerTable, readBytes, tableOf, type TcpBackend } from './support/l4.ts';
 
 const { dataplane, tcpBackend: backend, client } = l4TestScope();
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { describe, test } from 'node:test';
 import { eventually } from './support/http.ts';
-import { oneListenerTable, l4TestScope, metricValue, tableOf } from './support/l4.ts';
+import { l4TestScope, metricValue, oneListenerTable, tableOf } from './support/l4.ts';
 
 const { dataplane, udpBackend: backend, udpClient: client } = l4TestScope();
 
@@ -18,6 +18,18 @@ async function ask(c: Awaited<ReturnType<typeof client>>, port: number, text: st
   const reply = c.received[before];
   if (reply === undefined) throw new Error(`no reply to ${text}`);
   return reply;
+}
+
+/** A UDP listener `key` to one endpoint (b2), with one client whose flow is open: it asked `first`. */
+async function openFlow(key: string, backendKey: string, udpIdleTimeoutMs: number, first: string) {
+  const b2 = await backend('127.0.0.2', 'b2');
+  const d = await dataplane({ udpIdleTimeoutMs });
+  const table = oneListenerTable(key, 'UDP', backendKey, [b2]);
+  await d.apply(table);
+  const port = d.port(key);
+  const known = await client();
+  assert.equal(await ask(known, port, first), `b2:${first}`);
+  return { b2, d, table, port, known };
 }
 
 describe('L4 UDP', () => {
@@ -84,14 +96,8 @@ describe('L4 UDP', () => {
   });
 
   test('a removed UDP listener lets its flows run, drops new clients, and closes when they expire', async () => {
-    const b2 = await backend('127.0.0.2', 'b2');
-    const d = await dataplane({ udpIdleTimeoutMs: 1_000 });
     const key = 'UDP/*:drain';
-    const table = oneListenerTable(key, 'UDP', 'default/d:53', [b2]);
-    await d.apply(table);
-    const port = d.port(key);
-    const known = await client();
-    assert.equal(await ask(known, port, 'first'), 'b2:first');
+    const { d, table, port, known } = await openFlow(key, 'default/d:53', 1_000, 'first');
     const r = await d.apply(tableOf([], Object.values(table.backends)));
     assert.deepEqual(r.stopped, [key]);
     assert.equal(await ask(known, port, 'during drain'), 'b2:during drain');
@@ -104,14 +110,8 @@ describe('L4 UDP', () => {
   });
 
   test('a UDP listener removed and added back before its flows expire keeps its socket and flows', async () => {
-    const b2 = await backend('127.0.0.2', 'b2');
-    const d = await dataplane({ udpIdleTimeoutMs: 5_000 });
     const key = 'UDP/*:back';
-    const table = oneListenerTable(key, 'UDP', 'default/k:53', [b2]);
-    await d.apply(table);
-    const port = d.port(key);
-    const known = await client();
-    assert.equal(await ask(known, port, 'one'), 'b2:one');
+    const { b2, d, table, port, known } = await openFlow(key, 'default/k:53', 5_000, 'one');
     await d.apply(tableOf([], Object.values(table.backends)));
     const r = await d.apply(table);
     assert.deepEqual(r.kept, [key]);

@@ -20,16 +20,21 @@ async function ask(c: Awaited<ReturnType<typeof client>>, port: number, text: st
   return reply;
 }
 
-/** A UDP listener `key` to one endpoint (b2), with one client whose flow is open: it asked `first`. */
-async function openFlow(key: string, backendKey: string, udpIdleTimeoutMs: number, first: string) {
+/** A data plane with one UDP listener, `key`, to one endpoint, b2. */
+async function listenerToB2(key: string, backendKey: string, l4: Parameters<typeof dataplane>[0]) {
   const b2 = await backend('127.0.0.2', 'b2');
-  const d = await dataplane({ udpIdleTimeoutMs });
+  const d = await dataplane(l4);
   const table = oneListenerTable(key, 'UDP', backendKey, [b2]);
   await d.apply(table);
-  const port = d.port(key);
+  return { b2, d, table, port: d.port(key) };
+}
+
+/** listenerToB2 with one client whose flow is open: it asked `first`. */
+async function openFlow(key: string, backendKey: string, udpIdleTimeoutMs: number, first: string) {
+  const served = await listenerToB2(key, backendKey, { udpIdleTimeoutMs });
   const known = await client();
-  assert.equal(await ask(known, port, first), `b2:${first}`);
-  return { b2, d, table, port, known };
+  assert.equal(await ask(known, served.port, first), `b2:${first}`);
+  return { ...served, known };
 }
 
 describe('L4 UDP', () => {
@@ -62,11 +67,8 @@ describe('L4 UDP', () => {
   });
 
   test('an idle flow expires; the client then gets a new flow', async () => {
-    const b2 = await backend('127.0.0.2', 'b2');
-    const d = await dataplane({ udpIdleTimeoutMs: 300 });
     const key = 'UDP/*:expire';
-    await d.apply(oneListenerTable(key, 'UDP', 'default/e:53', [b2]));
-    const port = d.port(key);
+    const { b2, d, port } = await listenerToB2(key, 'default/e:53', { udpIdleTimeoutMs: 300 });
     const c = await client();
     assert.equal(await ask(c, port, 'hi'), 'b2:hi');
     assert.equal(d.dp.l4.udpFlows(key), 1);
@@ -78,11 +80,8 @@ describe('L4 UDP', () => {
   });
 
   test('the flow table is bounded: datagrams from clients beyond it are dropped and counted', async () => {
-    const b2 = await backend('127.0.0.2', 'b2');
-    const d = await dataplane({ udpMaxFlows: 2 });
     const key = 'UDP/*:bounded';
-    await d.apply(oneListenerTable(key, 'UDP', 'default/b:53', [b2]));
-    const port = d.port(key);
+    const { b2, d, port } = await listenerToB2(key, 'default/b:53', { udpMaxFlows: 2 });
     const clients = [await client(), await client()];
     for (const [i, c] of clients.entries()) assert.equal(await ask(c, port, `c${i}`), `b2:c${i}`);
     const third = await client();

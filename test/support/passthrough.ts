@@ -1,4 +1,4 @@
-// Test helpers for TLS passthrough: TLS backends with their own certificate that say who they are,
+// What the TLS passthrough tests share: TLS backends with their own certificate that say who they are,
 // backends and endpoints of a hand-built table, a TLS client to wharf's HTTPS port, and the result counts.
 import { connect as tlsConnect, createServer as createTlsServer, type ConnectionOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { WharfMetrics } from '../../src/metrics.ts';

@@ -76,7 +76,7 @@ export class Dataplane implements Decider {
   private readonly h2 = new H2Upstreams();
   /** HTTP/2 to clients: HTTPS connections that negotiated ALPN h2. */
   private readonly h2front: H2Front;
-  /** TLS passthrough hosts of the live table, spliced as raw TCP from the HTTPS port. */
+  /** TLS passthrough hosts of the live table, relayed as raw TCP from the HTTPS port by the L4 relay. */
   private readonly passthrough: Passthrough;
 
   constructor(opts: DataplaneOptions) {
@@ -96,7 +96,7 @@ export class Dataplane implements Decider {
       upstreamError: (reason) => upstreamErrors.inc({ reason }),
     };
     this.h2front = new H2Front({ decider: this, events: this.events, idleTimeoutMs: 60_000, maxConnectAttempts: 3 });
-    this.passthrough = new Passthrough({ runtimeOf: (key) => this.live.runtimes.get(key), onResult: (result) => opts.metrics.passthroughConnections.inc({ result }) });
+    this.passthrough = new Passthrough({ relay: (client, route, first) => this.l4.relay(client, route, first), onResult: (result) => opts.metrics.passthroughConnections.inc({ result }) });
   }
 
   /** Builds the new table aside and swaps it in; requests already routed finish on what they hold. */
@@ -212,7 +212,6 @@ export class Dataplane implements Decider {
     const deadline = Date.now() + graceMs;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const s of this.connections) s.destroy();
-    this.passthrough.closeAll();
     await closing;
     for (const runtime of this.live.runtimes.values()) runtime.close();
     this.h2.close();

@@ -3,7 +3,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { ClientAddress } from './front/client-address.ts';
-import { readPrefix } from './passthrough/read-prefix.ts';
+import { readPrefix } from './read-prefix.ts';
 import { compileTrustedCidrs } from './proxy-protocol/trust.ts';
 import { PROXY_HEADER_TIMEOUT_MS, readProxyHeader, type ProxyHeaderResult } from './proxy-protocol/read-header.ts';
 import { acmeAwareTlsOptions, endIfAcmeValidation, type TlsAlpnChallenges } from './tls/acme-alpn.ts';

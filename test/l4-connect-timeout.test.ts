@@ -3,13 +3,10 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import { after, test } from 'node:test';
-import { backendOf, dial, echo, listenerOf, metricValue, startL4Dataplane, startTcpBackend, tableOf } from './support/l4.ts';
+import { test } from 'node:test';
+import { echo, l4TestScope, metricValue, oneListenerTable } from './support/l4.ts';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
+const { dataplane, tcpBackend, client, defer } = l4TestScope();
 
 /** Resolves true when a connect to the port completes within `ms`, false when it does not. */
 function connectsWithin(port: number, ms: number, held: Socket[]): Promise<boolean> {
@@ -27,7 +24,7 @@ function connectsWithin(port: number, ms: number, held: Socket[]): Promise<boole
 
 async function silentEndpoint(): Promise<number> {
   const child: ChildProcess = spawn(process.execPath, ['-e', "require('net').createServer().listen({ port: 0, host: '127.0.0.5', backlog: 1 }, function () { console.log(this.address().port); })"], { stdio: ['ignore', 'pipe', 'inherit'] });
-  cleanups.push(() => void child.kill('SIGKILL'));
+  defer(() => void child.kill('SIGKILL'));
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout?.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
     child.once('exit', () => reject(new Error('the listener child exited')));
@@ -35,23 +32,20 @@ async function silentEndpoint(): Promise<number> {
   child.kill('SIGSTOP');
   // Fill the accept queue nobody drains; then a SYN gets no answer.
   const held: Socket[] = [];
-  cleanups.push(() => held.forEach((s) => s.destroy()));
+  defer(() => held.forEach((s) => s.destroy()));
   for (let i = 0; i < 10; i++) if (!(await connectsWithin(port, 300, held))) return port;
   throw new Error('the stopped listener kept accepting handshakes');
 }
 
 test('a connect that takes longer than the connect timeout is retried on another endpoint', async () => {
   const port = await silentEndpoint();
-  const good = await startTcpBackend('127.0.0.3');
-  cleanups.push(() => good.close());
-  const d = await startL4Dataplane({ connectTimeoutMs: 500 });
-  cleanups.push(() => d.dp.close(0));
+  const good = await tcpBackend('127.0.0.3');
+  const d = await dataplane({ connectTimeoutMs: 500 });
   const key = 'TCP/*:slow-connect';
-  await d.apply(tableOf([listenerOf(key, 'TCP', 'default/sc:7000')], [backendOf('default/sc:7000', [{ host: '127.0.0.5', port }, good])]));
+  await d.apply(oneListenerTable(key, 'TCP', 'default/sc:7000', [{ host: '127.0.0.5', port }, good]));
   // Round robin starts on the silent endpoint for at least one of the first two connections.
   for (let i = 0; i < 2; i++) {
-    const s = await dial(d.port(key));
-    cleanups.push(() => void s.destroy());
+    const s = await client(d.port(key));
     assert.equal(await echo(s, `c${i}`), `c${i}`);
   }
   assert.equal(good.accepted, 2);

@@ -3,33 +3,11 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
-import { after, describe, test } from 'node:test';
-import type { Socket } from 'node:net';
+import { describe, test } from 'node:test';
 import { eventually, freePort } from './support/http.ts';
-import { backendOf, closed, dial, echo, listenerOf, metricValue, startL4Dataplane, startTcpBackend, tableOf, type L4Dataplane, type TcpBackend } from './support/l4.ts';
+import { backendOf, closed, dial, echo, l4TestScope, listenerOf, metricValue, startL4Dataplane, tableOf } from './support/l4.ts';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-async function dataplane(): Promise<L4Dataplane> {
-  const d = await startL4Dataplane();
-  cleanups.push(() => d.dp.close(0));
-  return d;
-}
-
-async function backend(host: string): Promise<TcpBackend> {
-  const b = await startTcpBackend(host);
-  cleanups.push(() => b.close());
-  return b;
-}
-
-async function client(port: number, host?: string): Promise<Socket> {
-  const s = await dial(port, host);
-  cleanups.push(() => void s.destroy());
-  return s;
-}
+const { dataplane, tcpBackend: backend, client, defer } = l4TestScope();
 
 /** Resolves with the error code of a connect to 127.0.0.1:port, or 'connected'. */
 function tryConnect(port: number): Promise<string> {
@@ -115,7 +93,7 @@ describe('L4 listener set', () => {
     const b2 = await backend('127.0.0.2');
     const squatter = createServer();
     await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => squatter.close(() => r())));
+    defer(() => new Promise<void>((r) => squatter.close(() => r())));
     const busyPort = (squatter.address() as { port: number }).port;
     const d = await dataplane();
     const busy = listenerOf(`TCP/*:${busyPort}`, 'TCP', 'default/x:7000', { port: busyPort });
@@ -176,7 +154,7 @@ describe('L4 listener set', () => {
     const b2 = await backend('127.0.0.2');
     const squatter = createSocket('udp4');
     await new Promise<void>((r) => squatter.bind(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => squatter.close(() => r())));
+    defer(() => new Promise<void>((r) => squatter.close(() => r())));
     const busyPort = squatter.address().port;
     const d = await dataplane();
     const busy = listenerOf(`UDP/*:${busyPort}`, 'UDP', 'default/x:7000', { port: busyPort });

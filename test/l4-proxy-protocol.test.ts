@@ -1,42 +1,29 @@
 // PROXY protocol on L4 TCP listeners through a Dataplane: a header sent upstream (v1, v2) before the
 // client's bytes, a client's header (v1, v2, split, LOCAL) read and stripped, and bad or slow headers refused.
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { encodeProxyV2, parseProxyHeader } from '../proxy/proxy-protocol/index.ts';
 import type { L4Listener } from '../src/model/l4.ts';
 import { eventually } from './support/http.ts';
-import { backendOf, closed, dial, listenerOf, metricValue, readBytes, startL4Dataplane, startTcpBackend, tableOf, type L4Dataplane, type TcpBackend } from './support/l4.ts';
+import { closed, l4TestScope, metricValue, oneListenerTable, readBytes, type L4Dataplane, type TcpBackend } from './support/l4.ts';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
+const { dataplane, tcpBackend, client } = l4TestScope();
 
 /** A backend that, once the client's side ends, answers with every byte it received. */
 async function recorder(): Promise<TcpBackend> {
-  const b = await startTcpBackend('127.0.0.2', 0, (s) => {
+  return tcpBackend('127.0.0.2', 0, (s) => {
     const got: Buffer[] = [];
     s.on('data', (c: Buffer) => got.push(c));
     s.on('end', () => s.end(Buffer.concat(got)));
   });
-  cleanups.push(() => b.close());
-  return b;
 }
 
-async function setup(extra: Partial<L4Listener>, l4: Parameters<typeof startL4Dataplane>[0] = {}): Promise<{ d: L4Dataplane; b: TcpBackend; port: number; key: string }> {
+async function setup(extra: Partial<L4Listener>, l4: Parameters<typeof dataplane>[0] = {}): Promise<{ d: L4Dataplane; b: TcpBackend; port: number; key: string }> {
   const b = await recorder();
-  const d = await startL4Dataplane(l4);
-  cleanups.push(() => d.dp.close(0));
+  const d = await dataplane(l4);
   const key = 'TCP/*:pp';
-  await d.apply(tableOf([listenerOf(key, 'TCP', 'default/pp:7000', extra)], [backendOf('default/pp:7000', [b])]));
+  await d.apply(oneListenerTable(key, 'TCP', 'default/pp:7000', [b], 'round_robin', extra));
   return { d, b, port: d.port(key), key };
-}
-
-async function client(port: number): Promise<Socket> {
-  const s = await dial(port);
-  cleanups.push(() => void s.destroy());
-  return s;
 }
 
 /** Sends `chunks` (one write each, a tick apart), ends, and returns what the recorder backend saw. */

@@ -1,40 +1,19 @@
 // L4 TCP forwarding through a Dataplane with hand-built tables and loopback backends (127.0.0.2, .3):
 // bytes both ways, balancing, connect retry, half-close, backpressure, idle timeout, endpoint removal.
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Socket } from 'node:net';
 import { eventually } from './support/http.ts';
-import { backendOf, closed, dial, echo, listenerOf, metricValue, readBytes, startL4Dataplane, startTcpBackend, tableOf, type L4Dataplane, type TcpBackend } from './support/l4.ts';
+import { backendOf, closed, echo, l4TestScope, listenerOf, metricValue, oneListenerTable, readBytes, tableOf, type TcpBackend } from './support/l4.ts';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-async function dataplane(l4: Parameters<typeof startL4Dataplane>[0] = {}): Promise<L4Dataplane> {
-  const d = await startL4Dataplane(l4);
-  cleanups.push(() => d.dp.close(0));
-  return d;
-}
-
-async function backend(host: string, port = 0, onConnection?: (s: Socket) => void): Promise<TcpBackend> {
-  const b = await startTcpBackend(host, port, onConnection);
-  cleanups.push(() => b.close());
-  return b;
-}
-
-async function client(port: number): Promise<Socket> {
-  const s = await dial(port);
-  cleanups.push(() => void s.destroy());
-  return s;
-}
+const { dataplane, tcpBackend: backend, client } = l4TestScope();
 
 describe('L4 TCP', () => {
   test('carries bytes both ways and counts the connection and its bytes', async () => {
     const b = await backend('127.0.0.2');
     const d = await dataplane();
     const key = 'TCP/*:echo';
-    const result = await d.apply(tableOf([listenerOf(key, 'TCP', 'default/echo:7000')], [backendOf('default/echo:7000', [b])]));
+    const result = await d.apply(oneListenerTable(key, 'TCP', 'default/echo:7000', [b]));
     assert.deepEqual(result.started, [key]);
     assert.deepEqual(result.failed, []);
     const s = await client(d.port(key));
@@ -59,7 +38,7 @@ describe('L4 TCP', () => {
     const b = await backend('127.0.0.2');
     const d = await dataplane();
     const key = 'TCP/*:scrape';
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/echo:7000')], [backendOf('default/echo:7000', [b])]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/echo:7000', [b]));
     const s = await client(d.port(key));
     assert.equal(await echo(s, 'twelve bytes'), 'twelve bytes');
     assert.equal(await metricValue(d.metrics, 'wharf_l4_bytes_total', { listener: key, direction: 'in' }), 12);
@@ -71,7 +50,7 @@ describe('L4 TCP', () => {
     const b3 = await backend('127.0.0.3');
     const d = await dataplane();
     const key = 'TCP/*:rr';
-    const table = tableOf([listenerOf(key, 'TCP', 'default/rr:7000')], [backendOf('default/rr:7000', [b2, b3])]);
+    const table = oneListenerTable(key, 'TCP', 'default/rr:7000', [b2, b3]);
     // A not-ready endpoint is never picked.
     table.backends['default/rr:7000']?.endpoints.push({ address: '127.0.0.4', port: 1, ready: false, terminating: true });
     await d.apply(table);
@@ -92,7 +71,7 @@ describe('L4 TCP', () => {
     const b3 = await backend('127.0.0.3');
     const d = await dataplane();
     const key = 'TCP/*:lc';
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/lc:7000')], [backendOf('default/lc:7000', [b2, b3], 'least_request')]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/lc:7000', [b2, b3], 'least_request'));
     const a = await client(d.port(key));
     assert.equal(await echo(a, 'a'), 'a');
     const bConn = await client(d.port(key));
@@ -113,7 +92,7 @@ describe('L4 TCP', () => {
     const d = await dataplane();
     const key = 'TCP/*:retry';
     // 127.0.0.2 has nothing on b3's port: refused.
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/retry:7000')], [backendOf('default/retry:7000', [{ host: '127.0.0.2', port: b3.port }, b3])]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/retry:7000', [{ host: '127.0.0.2', port: b3.port }, b3]));
     for (let i = 0; i < 3; i++) {
       const s = await client(d.port(key));
       assert.equal(await echo(s, `try${i}`), `try${i}`);
@@ -133,7 +112,7 @@ describe('L4 TCP', () => {
   test('no ready endpoint closes the client at once', async () => {
     const d = await dataplane();
     const key = 'TCP/*:none';
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/none:7000')], [backendOf('default/none:7000', [])]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/none:7000', []));
     const s = await client(d.port(key));
     await closed(s);
     await eventually(async () => (await metricValue(d.metrics, 'wharf_l4_connections_closed_total', { listener: key, result: 'no_endpoint' })) === 1);
@@ -151,7 +130,7 @@ describe('L4 TCP', () => {
     });
     const d = await dataplane();
     const key = 'TCP/*:half';
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/half:7000')], [backendOf('default/half:7000', [b])]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/half:7000', [b]));
     const s = await client(d.port(key));
     s.end('abc');
     const answer = await readBytes(s, 1 << 20);
@@ -170,7 +149,7 @@ describe('L4 TCP', () => {
     });
     const d = await dataplane();
     const key = 'TCP/*:half2';
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/half2:7000')], [backendOf('default/half2:7000', [b])]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/half2:7000', [b]));
     const s = await client(d.port(key));
     const seenEnd = new Promise<void>((r) => s.once('end', () => r()));
     assert.equal((await readBytes(s, 3)).toString(), 'bye');
@@ -206,7 +185,7 @@ describe('L4 TCP', () => {
     });
     const d = await dataplane();
     const key = 'TCP/*:slow';
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/slow:7000')], [backendOf('default/slow:7000', [b])]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/slow:7000', [b]));
     const s = await client(d.port(key));
     s.pause();
     // Wait until the backend is stuck behind a full pipe: blocked, and no progress over several looks.
@@ -229,7 +208,7 @@ describe('L4 TCP', () => {
     const b = await backend('127.0.0.2');
     const d = await dataplane({ idleTimeoutMs: 400 });
     const key = 'TCP/*:idle';
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/idle:7000')], [backendOf('default/idle:7000', [b])]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/idle:7000', [b]));
     const s = await client(d.port(key));
     assert.equal(await echo(s, 'ping'), 'ping');
     await closed(s);
@@ -242,7 +221,7 @@ describe('L4 TCP', () => {
     const b3 = await backend('127.0.0.3');
     const d = await dataplane();
     const key = 'TCP/*:moved';
-    await d.apply(tableOf([listenerOf(key, 'TCP', 'default/moved:7000')], [backendOf('default/moved:7000', [b2])]));
+    await d.apply(oneListenerTable(key, 'TCP', 'default/moved:7000', [b2]));
     const s = await client(d.port(key));
     assert.equal(await echo(s, 'before'), 'before');
     // The endpoint short path: only the backend changes.

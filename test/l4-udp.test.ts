@@ -2,35 +2,14 @@
 // bounded flow table, and a removed listener that lets its flows finish while refusing new clients.
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { eventually } from './support/http.ts';
-import { backendOf, listenerOf, metricValue, startL4Dataplane, startUdpBackend, tableOf, udpClient, type L4Dataplane, type UdpBackend } from './support/l4.ts';
+import { l4TestScope, metricValue, oneListenerTable, tableOf } from './support/l4.ts';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-
-async function dataplane(l4: Parameters<typeof startL4Dataplane>[0] = {}): Promise<L4Dataplane> {
-  const d = await startL4Dataplane(l4);
-  cleanups.push(() => d.dp.close(0));
-  return d;
-}
-
-async function backend(host: string, name: string): Promise<UdpBackend> {
-  const b = await startUdpBackend(host, name);
-  cleanups.push(() => b.close());
-  return b;
-}
-
-async function client(): Promise<Awaited<ReturnType<typeof udpClient>>> {
-  const c = await udpClient();
-  cleanups.push(() => c.close());
-  return c;
-}
+const { dataplane, udpBackend: backend, udpClient: client } = l4TestScope();
 
 /** Sends `text` until a reply arrives (UDP may drop on a busy machine); bounded. */
-async function ask(c: Awaited<ReturnType<typeof udpClient>>, port: number, text: string): Promise<string> {
+async function ask(c: Awaited<ReturnType<typeof client>>, port: number, text: string): Promise<string> {
   const before = c.received.length;
   for (let i = 0; i < 20 && c.received.length === before; i++) {
     c.socket.send(text, port, '127.0.0.1');
@@ -41,13 +20,30 @@ async function ask(c: Awaited<ReturnType<typeof udpClient>>, port: number, text:
   return reply;
 }
 
+/** A data plane with one UDP listener, `key`, to one endpoint, b2. */
+async function listenerToB2(key: string, backendKey: string, l4: Parameters<typeof dataplane>[0]) {
+  const b2 = await backend('127.0.0.2', 'b2');
+  const d = await dataplane(l4);
+  const table = oneListenerTable(key, 'UDP', backendKey, [b2]);
+  await d.apply(table);
+  return { b2, d, table, port: d.port(key) };
+}
+
+/** listenerToB2 with one client whose flow is open: it asked `first`. */
+async function openFlow(key: string, backendKey: string, udpIdleTimeoutMs: number, first: string) {
+  const served = await listenerToB2(key, backendKey, { udpIdleTimeoutMs });
+  const known = await client();
+  assert.equal(await ask(known, served.port, first), `b2:${first}`);
+  return { ...served, known };
+}
+
 describe('L4 UDP', () => {
   test('two clients get their own replies; a client stays on its flow', async () => {
     const b2 = await backend('127.0.0.2', 'b2');
     const b3 = await backend('127.0.0.3', 'b3');
     const d = await dataplane();
     const key = 'UDP/*:dns';
-    const r = await d.apply(tableOf([listenerOf(key, 'UDP', 'default/dns:53')], [backendOf('default/dns:53', [b2, b3])]));
+    const r = await d.apply(oneListenerTable(key, 'UDP', 'default/dns:53', [b2, b3]));
     assert.deepEqual(r.started, [key]);
     const port = d.port(key);
     const one = await client();
@@ -71,11 +67,8 @@ describe('L4 UDP', () => {
   });
 
   test('an idle flow expires; the client then gets a new flow', async () => {
-    const b2 = await backend('127.0.0.2', 'b2');
-    const d = await dataplane({ udpIdleTimeoutMs: 300 });
     const key = 'UDP/*:expire';
-    await d.apply(tableOf([listenerOf(key, 'UDP', 'default/e:53')], [backendOf('default/e:53', [b2])]));
-    const port = d.port(key);
+    const { b2, d, port } = await listenerToB2(key, 'default/e:53', { udpIdleTimeoutMs: 300 });
     const c = await client();
     assert.equal(await ask(c, port, 'hi'), 'b2:hi');
     assert.equal(d.dp.l4.udpFlows(key), 1);
@@ -87,11 +80,8 @@ describe('L4 UDP', () => {
   });
 
   test('the flow table is bounded: datagrams from clients beyond it are dropped and counted', async () => {
-    const b2 = await backend('127.0.0.2', 'b2');
-    const d = await dataplane({ udpMaxFlows: 2 });
     const key = 'UDP/*:bounded';
-    await d.apply(tableOf([listenerOf(key, 'UDP', 'default/b:53')], [backendOf('default/b:53', [b2])]));
-    const port = d.port(key);
+    const { b2, d, port } = await listenerToB2(key, 'default/b:53', { udpMaxFlows: 2 });
     const clients = [await client(), await client()];
     for (const [i, c] of clients.entries()) assert.equal(await ask(c, port, `c${i}`), `b2:c${i}`);
     const third = await client();
@@ -105,14 +95,8 @@ describe('L4 UDP', () => {
   });
 
   test('a removed UDP listener lets its flows run, drops new clients, and closes when they expire', async () => {
-    const b2 = await backend('127.0.0.2', 'b2');
-    const d = await dataplane({ udpIdleTimeoutMs: 1_000 });
     const key = 'UDP/*:drain';
-    const table = tableOf([listenerOf(key, 'UDP', 'default/d:53')], [backendOf('default/d:53', [b2])]);
-    await d.apply(table);
-    const port = d.port(key);
-    const known = await client();
-    assert.equal(await ask(known, port, 'first'), 'b2:first');
+    const { d, table, port, known } = await openFlow(key, 'default/d:53', 1_000, 'first');
     const r = await d.apply(tableOf([], Object.values(table.backends)));
     assert.deepEqual(r.stopped, [key]);
     assert.equal(await ask(known, port, 'during drain'), 'b2:during drain');
@@ -125,14 +109,8 @@ describe('L4 UDP', () => {
   });
 
   test('a UDP listener removed and added back before its flows expire keeps its socket and flows', async () => {
-    const b2 = await backend('127.0.0.2', 'b2');
-    const d = await dataplane({ udpIdleTimeoutMs: 5_000 });
     const key = 'UDP/*:back';
-    const table = tableOf([listenerOf(key, 'UDP', 'default/k:53')], [backendOf('default/k:53', [b2])]);
-    await d.apply(table);
-    const port = d.port(key);
-    const known = await client();
-    assert.equal(await ask(known, port, 'one'), 'b2:one');
+    const { b2, d, table, port, known } = await openFlow(key, 'default/k:53', 5_000, 'one');
     await d.apply(tableOf([], Object.values(table.backends)));
     const r = await d.apply(table);
     assert.deepEqual(r.kept, [key]);

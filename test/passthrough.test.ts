@@ -7,50 +7,17 @@ import { connect as http2Connect } from 'node:http2';
 import { connect as netConnect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { connect as tlsConnect, createServer as createTlsServer, type ConnectionOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { Dataplane } from '../proxy/dataplane.ts';
 import { encodeProxyV1 } from '../proxy/proxy-protocol/index.ts';
-import { createLogger } from '../src/log.ts';
 import { createMetrics, type WharfMetrics } from '../src/metrics.ts';
 import type { Backend, RoutingTable } from '../src/model/table.ts';
 import type { ServedCertificate } from '../src/tls/certificates.ts';
 import { generateDefaultCertificate } from '../src/tls/default-certificate.ts';
 import { eventually } from './support/http.ts';
+import { silent } from './support/l4.ts';
+import { ep, passthroughResults, roundTrip, startTlsBackend, tlsBackend, tlsTo as tlsToPort, type TlsBackend } from './support/passthrough.ts';
 import { makeCert, type TestCert } from './support/tls.ts';
-
-const silent = createLogger({ level: 'error', format: 'json', write: () => {} });
-/** Connections the TLS backends hold, cut at the end so that closing the servers does not wait for them. */
-const backendSockets = new Set<Socket>();
-
-/** A TLS backend with its own certificate: answers `<name>:<bytes read>` once the client half-closes. */
-interface TlsBackend {
-  name: string;
-  address: string;
-  port: number;
-  server: TlsServer;
-}
-
-async function startTlsBackend(name: string, address: string, cert: TestCert): Promise<TlsBackend> {
-  const server = createTlsServer({ cert: cert.certPem, key: cert.keyPem, allowHalfOpen: true }, (socket) => {
-    backendSockets.add(socket);
-    socket.on('close', () => backendSockets.delete(socket));
-    let bytes = 0;
-    socket.on('data', (c: Buffer) => {
-      bytes += c.length;
-      if (c.toString('latin1').startsWith('who')) socket.write(`${name}\n`);
-    });
-    socket.on('end', () => socket.end(`${name}:${bytes}`));
-    socket.on('error', () => {});
-  });
-  await new Promise<void>((r) => server.listen(0, address, r));
-  return { name, address, port: (server.address() as { port: number }).port, server };
-}
-
-const ep = (address: string, port: number, ready = true) => ({ address, port, ready, terminating: false });
-
-function tlsBackend(key: string, endpoints: Backend['endpoints']): Backend {
-  return { key, service: { namespace: 'default', name: key.split('/')[1]!.split(':')[0]!, port: 443 }, protocol: 'HTTP', balance: { algorithm: 'round_robin' }, endpoints };
-}
 
 let passCert: TestCert;
 let termCert: TestCert;
@@ -106,35 +73,13 @@ before(async () => {
 
 after(async () => {
   await dp?.close(0);
-  for (const s of backendSockets) s.destroy();
+  await Promise.all([b2?.close(), b3?.close()]);
   echo?.closeAllConnections();
-  for (const s of [b2?.server, b3?.server, echo]) await new Promise((r) => s?.close(r));
+  await new Promise((r) => echo?.close(r));
 });
 
-function tlsTo(servername: string, opts: ConnectionOptions = {}): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const s = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false, ...opts }, () => resolve(s));
-    s.setTimeout(10_000, () => s.destroy(new Error('timed out')));
-    s.on('error', reject);
-  });
-}
-
-/** Sends `payload`, half-closes, and reads everything until the server ends. */
-function roundTrip(s: TLSSocket, payload: Buffer | string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
-    s.on('error', reject);
-    s.end(payload);
-  });
-}
-
-async function results(): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const v of (await metrics.passthroughConnections.get()).values) out[String(v.labels.result)] = v.value;
-  return out;
-}
+const tlsTo = (servername: string, opts?: ConnectionOptions): Promise<TLSSocket> => tlsToPort(port, servername, opts);
+const results = (): Promise<Record<string, number>> => passthroughResults(metrics);
 
 describe('routing by SNI on one port', () => {
   test('a passthrough host gets the backend certificate and talks to the backend', async () => {

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect as http2Connect } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { Dataplane } from '../proxy/dataplane.ts';
 import { encodeProxyV1, encodeProxyV2, type ProxyAddresses } from '../proxy/proxy-protocol/index.ts';
 import { createLogger } from '../src/log.ts';
@@ -208,13 +208,18 @@ describe('HTTPS port: the header comes before the ClientHello', () => {
     return tlsConnect({ socket: s, servername: 'tls.test', ALPNProtocols: alpn, rejectUnauthorized: false });
   }
 
-  test('HTTP/1.1 over TLS sees the client from a v2 header', async () => {
-    const tls = await tlsAfterHeader(encodeProxyV2(v4('203.0.113.44')), ['http/1.1']);
+  /** One HTTP/1.1 request over `tls`; the echo's answer once the server closes. */
+  async function answerOver(tls: TLSSocket): Promise<ReturnType<typeof bodyOf>> {
     const chunks: Buffer[] = [];
     tls.on('data', (c: Buffer) => chunks.push(c));
     tls.write(request('tls.test'));
     await new Promise((r) => tls.on('close', r));
-    assert.equal(bodyOf(Buffer.concat(chunks).toString('latin1')).xff, '203.0.113.44');
+    return bodyOf(Buffer.concat(chunks).toString('latin1'));
+  }
+
+  test('HTTP/1.1 over TLS sees the client from a v2 header', async () => {
+    const tls = await tlsAfterHeader(encodeProxyV2(v4('203.0.113.44')), ['http/1.1']);
+    assert.equal((await answerOver(tls)).xff, '203.0.113.44');
   });
 
   test('HTTP/2 over TLS sees the client from a v1 header', async () => {
@@ -250,10 +255,6 @@ describe('HTTPS port: the header comes before the ClientHello', () => {
   test('an untrusted peer does TLS directly', async () => {
     const s = await open(httpsPort, UNTRUSTED_PEER);
     const tls = tlsConnect({ socket: s, servername: 'tls.test', ALPNProtocols: ['http/1.1'], rejectUnauthorized: false });
-    const chunks: Buffer[] = [];
-    tls.on('data', (c: Buffer) => chunks.push(c));
-    tls.write(request('tls.test'));
-    await new Promise((r) => tls.on('close', r));
-    assert.equal(bodyOf(Buffer.concat(chunks).toString('latin1')).xff, UNTRUSTED_PEER);
+    assert.equal((await answerOver(tls)).xff, UNTRUSTED_PEER);
   });
 });

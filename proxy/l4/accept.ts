@@ -1,67 +1,69 @@
 // Accepting an L4 TCP connection: who the client is (the socket's peer, or the source of a PROXY header
 // it must send first), and the PROXY header written upstream before its bytes when the listener asks for one.
 import { isIPv4, isIPv6, type Socket } from 'node:net';
+import type { L4Metrics } from '../../src/metrics.ts';
 import type { L4Listener } from '../../src/model/l4.ts';
-import { encodeProxyV1, encodeProxyV2, parseProxyHeader, V2_DEFAULT_MAX_BYTES, type ProxyAddresses } from '../proxy-protocol/index.ts';
-import type { L4Context } from './context.ts';
-import { TcpRelay, type ClientSource, type UpstreamPreamble } from './tcp-relay.ts';
+import { encodeProxyV1, encodeProxyV2, type ProxyAddresses } from '../proxy-protocol/index.ts';
+import { readProxyHeader } from '../proxy-protocol/read-header.ts';
+import type { L4Context, RelayRoute } from './context.ts';
+import { socketSource, TcpRelay, type ClientSource, type UpstreamPreamble } from './tcp-relay.ts';
 
 export function acceptTcp(socket: Socket, spec: L4Listener, ctx: L4Context): void {
   const preamble = spec.sendProxyProtocol === 'v2' ? sendV2 : spec.sendProxyProtocol === 'v1' ? sendV1 : undefined;
-  const relay = new TcpRelay(socket, spec, ctx, preamble);
-  if (spec.decodeProxyProtocol) readProxyHeader(socket, relay, ctx.options.proxyHeaderTimeoutMs);
+  const relay = new TcpRelay(socket, routeOf(spec, ctx.metrics), ctx, preamble);
+  if (spec.decodeProxyProtocol) startAfterProxyHeader(socket, relay, ctx.options.proxyHeaderTimeoutMs);
   else relay.start(socketSource(socket));
 }
 
-function socketSource(socket: Socket): ClientSource {
-  return {
-    address: unmapped(socket.remoteAddress ?? ''),
-    port: socket.remotePort ?? 0,
-    destAddress: unmapped(socket.localAddress ?? ''),
-    destPort: socket.localPort ?? 0,
-  };
-}
+/** One route per listener spec (a spec is replaced, never changed), with its metric series bound once. */
+const routes = new WeakMap<L4Listener, RelayRoute>();
 
-/** `::ffff:192.0.2.1` (an IPv4 client on a dual-stack socket) is the IPv4 address it carries. */
-function unmapped(address: string): string {
-  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+function routeOf(spec: L4Listener, metrics: L4Metrics): RelayRoute {
+  let route = routes.get(spec);
+  if (route === undefined) {
+    const listener = spec.key;
+    const accepted = metrics.accepted.labels(listener);
+    const active = metrics.active.labels(listener);
+    const bytesIn = metrics.bytes.labels(listener, 'in');
+    const bytesOut = metrics.bytes.labels(listener, 'out');
+    route = {
+      backend: spec.backend,
+      opened: () => {
+        accepted.inc();
+        active.inc();
+      },
+      connectFailed: (reason) => metrics.connectFailures.inc({ listener, reason }),
+      connected: () => {},
+      closed: (result) => {
+        active.dec();
+        metrics.closed.inc({ listener, result });
+      },
+      bytes: (read, written) => {
+        if (read > 0) bytesIn.inc(read);
+        if (written > 0) bytesOut.inc(written);
+      },
+    };
+    routes.set(spec, route);
+  }
+  return route;
 }
 
 /**
- * Reads the client's PROXY header (v1 or v2), bounded in size and time, then hands the relay the
- * client it names; bytes after the header go back to the socket for the upstream. Bad or missing: closed.
+ * The client must send a PROXY header first (the shared reader: bounded, with a deadline, the bytes
+ * after it put back); the relay then starts for the client it names. Bad, late or missing: closed.
  */
-function readProxyHeader(socket: Socket, relay: TcpRelay, timeoutMs: number): void {
-  let buf: Buffer | undefined;
-  const done = (): void => {
-    socket.removeListener('data', onData);
-    socket.removeListener('end', onEnd);
-    socket.setTimeout(0);
-  };
-  const onEnd = (): void => {
-    done();
-    relay.destroy('proxy_protocol_invalid');
-  };
-  const onData = (chunk: Buffer): void => {
-    buf = buf === undefined ? chunk : Buffer.concat([buf, chunk]);
-    const parsed = parseProxyHeader(buf);
-    if (parsed.state === 'incomplete' && buf.length <= V2_DEFAULT_MAX_BYTES) return;
-    done();
-    if (parsed.state !== 'complete') {
+function startAfterProxyHeader(socket: Socket, relay: TcpRelay, timeoutMs: number): void {
+  readProxyHeader(socket, timeoutMs, (outcome) => {
+    if (outcome.result !== 'v1' && outcome.result !== 'v2') {
+      // A reset already counted itself as `error` (the relay's own listener came first).
       relay.destroy('proxy_protocol_invalid');
       return;
     }
-    socket.pause();
-    if (parsed.length < buf.length) socket.unshift(buf.subarray(parsed.length));
-    const a = parsed.header.addresses;
+    const a = outcome.header.addresses;
     // LOCAL (a health check by the sending proxy itself) and UNKNOWN carry no client: the socket's peer stands.
-    const tcp = parsed.header.command === 'PROXY' && a !== undefined && (a.family === 'TCP4' || a.family === 'TCP6');
+    const tcp = outcome.header.command === 'PROXY' && a !== undefined && (a.family === 'TCP4' || a.family === 'TCP6');
     relay.start(tcp ? { address: a.sourceAddress, port: a.sourcePort, destAddress: a.destinationAddress, destPort: a.destinationPort } : socketSource(socket));
-  };
-  // The relay counts a timeout before it connects as a bad PROXY header.
-  socket.setTimeout(timeoutMs);
-  socket.on('data', onData);
-  socket.on('end', onEnd);
+  });
 }
 
 function addressesOf(source: ClientSource): ProxyAddresses | undefined {

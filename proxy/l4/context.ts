@@ -9,6 +9,27 @@ import type { L4Options } from './options.ts';
 /** Why a TCP connection ended: the `result` label of wharf_l4_connections_closed_total. */
 export type TcpResult = 'ok' | 'no_endpoint' | 'connect_failed' | 'client_closed' | 'idle_timeout' | 'error' | 'proxy_protocol_invalid' | 'shutdown';
 
+/** Why one connect to an endpoint failed: the `reason` label of wharf_l4_connect_failures_total. */
+export type ConnectFailure = 'refused' | 'timeout' | 'error';
+
+/**
+ * Where one kind of relayed TCP connection goes and what it reports to: an L4 listener (its
+ * wharf_l4_* series) or a TLS passthrough host (wharf_tls_passthrough_connections_total). Built once
+ * per listener spec or host, never per connection or per chunk.
+ */
+export interface RelayRoute {
+  backend: BackendKey;
+  /** A client connection was taken, before any endpoint is tried. */
+  opened(): void;
+  connectFailed(reason: ConnectFailure): void;
+  /** An endpoint answered; the splice starts. */
+  connected(): void;
+  /** The client socket closed, for `result`; `connected` says whether an endpoint ever answered. */
+  closed(result: TcpResult, connected: boolean): void;
+  /** Bytes moved since the last call, from the client (`read`) and to it (`written`); either may be 0. */
+  bytes(read: number, written: number): void;
+}
+
 export interface OpenConnection {
   /** Adds the bytes moved since the last call to the byte counters. */
   flushBytes(): void;

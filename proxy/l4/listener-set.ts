@@ -1,13 +1,16 @@
 // The declarative set of L4 listeners: set(desired) diffs by key. New keys bind, removed keys stop
 // accepting (their connections and UDP flows finish), unchanged keys keep their socket and connections.
+// relay() takes TCP connections accepted elsewhere (TLS passthrough) into the same relay and idle sweep.
+import type { Socket } from 'node:net';
 import type { Logger } from '../../src/log.ts';
 import type { L4Metrics } from '../../src/metrics.ts';
 import type { L4Listener } from '../../src/model/l4.ts';
 import type { Backend, BackendKey } from '../../src/model/table.ts';
 import { L4Balancer } from './balancer.ts';
-import type { L4Context, OpenConnection } from './context.ts';
+import type { L4Context, OpenConnection, RelayRoute } from './context.ts';
 import { DEFAULT_L4_OPTIONS, type L4Options } from './options.ts';
 import { TcpListener } from './tcp-listener.ts';
+import { socketSource, TcpRelay } from './tcp-relay.ts';
 import { UdpListener } from './udp-listener.ts';
 
 /** A listener that could not bind: data for the caller to report (log, metric, diagnostic on `source`). */
@@ -43,6 +46,7 @@ export class L4ListenerSet {
   private readonly draining = new Map<string, Extract<Live, { kind: 'udp' }>>();
   private readonly balancers = new Map<BackendKey, L4Balancer>();
   private idleSweep: NodeJS.Timeout | undefined;
+  private closed = false;
   private readonly flushTcpBytes = (): void => {
     for (const c of this.ctx.connections) c.flushBytes();
   };
@@ -108,6 +112,21 @@ export class L4ListenerSet {
     return result;
   }
 
+  /**
+   * Relays a TCP connection another listener accepted (a TLS passthrough client after its ClientHello
+   * peek) to `route.backend`, exactly as an L4 listener's: endpoint choice, connect timeout and retry,
+   * splice, half-close, backpressure, idle timeout, cut at close(). `first` goes to the endpoint first.
+   */
+  relay(client: Socket, route: RelayRoute, first: Buffer): void {
+    const relay = new TcpRelay(client, route, this.ctx, () => first);
+    if (this.closed) {
+      relay.destroy('shutdown');
+      return;
+    }
+    this.startIdleSweep();
+    relay.start(socketSource(client));
+  }
+
   private start(spec: L4Listener, host: string, result: L4SetResult): Promise<L4ListenFailure | undefined> {
     const listener = spec.protocol === 'UDP' ? new UdpListener(spec, this.ctx, host) : new TcpListener(spec, this.ctx);
     const entry = { listener, port: undefined, kind: spec.protocol === 'UDP' ? 'udp' : 'tcp' } as Live;
@@ -151,9 +170,10 @@ export class L4ListenerSet {
     this.idleSweep.unref();
   }
 
+  /** Balancers of backends gone from the table; one a relay() route (passthrough) still names stays. */
   private forgetUnusedBalancers(desired: readonly L4Listener[]): void {
     const used = new Set(desired.map((l) => l.backend));
-    for (const key of this.balancers.keys()) if (!used.has(key)) this.balancers.delete(key);
+    for (const key of this.balancers.keys()) if (!used.has(key) && this.ctx.backendOf(key) === undefined) this.balancers.delete(key);
   }
 
   /** The port a live listener is bound to (differs from its spec only for port 0); undefined until bound. */
@@ -165,7 +185,7 @@ export class L4ListenerSet {
     return [...this.live.keys()];
   }
 
-  /** TCP connections open now, on live and removed listeners. */
+  /** TCP connections open now, on live and removed listeners and through relay(). */
   openConnections(): number {
     return this.ctx.connections.size;
   }
@@ -186,6 +206,7 @@ export class L4ListenerSet {
 
   /** Stops all listening, gives TCP connections up to `graceMs` to finish, then cuts them; UDP flows end at once. */
   async close(graceMs: number): Promise<void> {
+    this.closed = true;
     for (const entry of this.live.values()) {
       if (entry.kind === 'tcp') entry.listener.stop();
       else entry.listener.close();

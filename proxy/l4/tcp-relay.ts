@@ -1,10 +1,9 @@
-// One L4 TCP connection: picks an endpoint, connects with a timeout (retrying other endpoints), then
-// splices both directions with pipe() (backpressure, half-close) until both sides are done or idle.
-import { connect, type Socket } from 'node:net';
+// One relayed TCP connection (an L4 listener's, or a TLS passthrough host's): picks an endpoint, connects
+// with a timeout (retrying other endpoints), then splices both ways (backpressure, half-close) until done or idle.
+import { connect, isIPv4, type Socket } from 'node:net';
 import type { Endpoint } from '../../src/model/table.ts';
-import type { L4Listener } from '../../src/model/l4.ts';
 import { endpointId, type L4Balancer } from './balancer.ts';
-import type { L4Context, OpenConnection, TcpResult } from './context.ts';
+import type { ConnectFailure, L4Context, OpenConnection, RelayRoute, TcpResult } from './context.ts';
 
 /** Where the client is, as the socket says or as its PROXY header said. */
 export interface ClientSource {
@@ -15,12 +14,30 @@ export interface ClientSource {
   destPort: number;
 }
 
-/** Builds the bytes written to the upstream before the client's first byte (the PROXY header), if any. */
+/**
+ * Builds the bytes written to the upstream before the client's next byte, if any: a PROXY header, or
+ * the ClientHello a TLS passthrough peek already read.
+ */
 export type UpstreamPreamble = (source: ClientSource) => Buffer | undefined;
+
+/** The client as the socket itself says: its peer, and the address it connected to. */
+export function socketSource(socket: Socket): ClientSource {
+  return {
+    address: unmapped(socket.remoteAddress ?? ''),
+    port: socket.remotePort ?? 0,
+    destAddress: unmapped(socket.localAddress ?? ''),
+    destPort: socket.localPort ?? 0,
+  };
+}
+
+/** `::ffff:192.0.2.1` (an IPv4 client on a dual-stack socket) is the IPv4 address it carries. */
+function unmapped(address: string): string {
+  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
 
 export class TcpRelay implements OpenConnection {
   private readonly ctx: L4Context;
-  private readonly spec: L4Listener;
+  private readonly route: RelayRoute;
   private readonly client: Socket;
   private readonly balancer: L4Balancer;
   private upstream: Socket | undefined;
@@ -35,23 +52,23 @@ export class TcpRelay implements OpenConnection {
   private lastActive = 0;
   private readonly preamble: UpstreamPreamble | undefined;
 
-  constructor(client: Socket, spec: L4Listener, ctx: L4Context, preamble?: UpstreamPreamble) {
+  constructor(client: Socket, route: RelayRoute, ctx: L4Context, preamble?: UpstreamPreamble) {
     this.ctx = ctx;
-    this.spec = spec;
+    this.route = route;
     this.client = client;
     this.preamble = preamble;
-    this.balancer = ctx.balancerOf(spec.backend);
+    this.balancer = ctx.balancerOf(route.backend);
     ctx.connections.add(this);
-    ctx.metrics.accepted.inc({ listener: spec.key });
-    ctx.metrics.active.inc({ listener: spec.key });
+    route.opened();
     client.setNoDelay(true);
     client.on('error', () => this.destroy('error'));
-    // The client's own timer runs only while a PROXY header is awaited.
-    client.on('timeout', () => this.destroy('proxy_protocol_invalid'));
     client.on('close', () => this.onClientClose());
   }
 
-  /** Connects to an endpoint for `source` (the socket's peer, or what a PROXY header said). */
+  /**
+   * Connects to an endpoint for `source` (the socket's peer, or what a PROXY header said). The client
+   * may be paused (bytes put back after a header or a peek): the splice resumes it.
+   */
   start(source: ClientSource): void {
     if (this.client.destroyed) return;
     this.source = source;
@@ -59,7 +76,7 @@ export class TcpRelay implements OpenConnection {
   }
 
   private connectNext(): void {
-    const backend = this.ctx.backendOf(this.spec.backend);
+    const backend = this.ctx.backendOf(this.route.backend);
     const endpoint = backend === undefined ? undefined : this.balancer.pick(backend, this.tried);
     if (endpoint === undefined) {
       this.destroy(this.tried === undefined ? 'no_endpoint' : 'connect_failed');
@@ -72,11 +89,11 @@ export class TcpRelay implements OpenConnection {
     const upstream = connect({ host: endpoint.address, port: endpoint.port, allowHalfOpen: true, noDelay: true });
     this.upstream = upstream;
     upstream.setTimeout(this.ctx.options.connectTimeoutMs);
-    const failed = (reason: 'refused' | 'timeout' | 'error'): void => {
+    const failed = (reason: ConnectFailure): void => {
       if (this.connected || this.upstream !== upstream) return;
       this.upstream = undefined;
       upstream.destroy();
-      this.ctx.metrics.connectFailures.inc({ listener: this.spec.key, reason });
+      this.route.connectFailed(reason);
       if (this.client.destroyed) return;
       if (this.tried !== undefined && this.tried.length < this.ctx.options.maxConnectAttempts) this.connectNext();
       else this.destroy('connect_failed');
@@ -105,6 +122,7 @@ export class TcpRelay implements OpenConnection {
     // Idle is found by the listener set's sweep (checkIdle), not by socket timers: a socket timeout
     // is refreshed on every read and write, which costs a few percent of throughput on small requests.
     upstream.setTimeout(0);
+    this.route.connected();
     const head = this.preamble?.(this.source as ClientSource);
     if (head !== undefined) upstream.write(head);
     splice(this.client, upstream);
@@ -119,9 +137,7 @@ export class TcpRelay implements OpenConnection {
     // one idle timeout to do so (the idle sweep no longer sees this connection).
     else if (upstream !== undefined && !upstream.destroyed) upstream.setTimeout(this.ctx.options.idleTimeoutMs, () => upstream.destroy());
     this.flushBytes();
-    const listener = this.spec.key;
-    this.ctx.metrics.active.dec({ listener });
-    this.ctx.metrics.closed.inc({ listener, result: this.result ?? (this.connected ? 'ok' : 'client_closed') });
+    this.route.closed(this.result ?? (this.connected ? 'ok' : 'client_closed'), this.connected);
   }
 
   destroy(result: TcpResult): void {
@@ -146,14 +162,10 @@ export class TcpRelay implements OpenConnection {
   flushBytes(): void {
     const read = this.client.bytesRead;
     const written = this.client.bytesWritten;
-    if (read > this.reportedIn) {
-      this.ctx.metrics.bytes.inc({ listener: this.spec.key, direction: 'in' }, read - this.reportedIn);
-      this.reportedIn = read;
-    }
-    if (written > this.reportedOut) {
-      this.ctx.metrics.bytes.inc({ listener: this.spec.key, direction: 'out' }, written - this.reportedOut);
-      this.reportedOut = written;
-    }
+    if (read === this.reportedIn && written === this.reportedOut) return;
+    this.route.bytes(read - this.reportedIn, written - this.reportedOut);
+    this.reportedIn = read;
+    this.reportedOut = written;
   }
 }
 
@@ -169,6 +181,6 @@ function splice(from: Socket, to: Socket): void {
   });
   to.on('drain', () => from.resume());
   from.on('end', () => to.end());
-  // A reader paused on purpose (after a PROXY header) does not start flowing by gaining a 'data' listener.
+  // A reader paused on purpose (after a PROXY header or a ClientHello peek) does not start flowing by gaining a 'data' listener.
   from.resume();
 }

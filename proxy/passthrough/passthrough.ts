@@ -1,31 +1,30 @@
-// TLS passthrough on the HTTPS port: when a peeked ClientHello names a passthrough host, connect to a
-// ready endpoint of its backend (timeout, another endpoint on failure) and splice the raw TLS bytes.
-import { connect, type Socket } from 'node:net';
+// TLS passthrough on the HTTPS port: when a peeked ClientHello names a passthrough host, the connection
+// is handed to the L4 TCP relay (balancer, connect retry, splice, idle timeout) with the peeked bytes first.
+import type { Socket } from 'node:net';
 import type { PassthroughHost } from '../../src/model/l4.ts';
-import type { BackendKey } from '../../src/model/table.ts';
-import type { BackendRuntime, PickedEndpoint } from '../upstream/backend-runtime.ts';
+import type { RelayRoute, TcpResult } from '../l4/context.ts';
 import { compilePassthroughHosts, type PassthroughMatcher } from './hosts.ts';
-import { splice } from './splice.ts';
 
-/** The `result` label of wharf_tls_passthrough_connections_total. */
+/** The `result` label of wharf_tls_passthrough_connections_total: how connecting to the backend ended. */
 export type PassthroughResult = 'forwarded' | 'no_endpoint' | 'connect_failed' | 'client_closed';
 
 export interface PassthroughOptions {
-  runtimeOf(key: BackendKey): BackendRuntime | undefined;
+  /**
+   * Relays `client` to `route.backend` as an L4 TCP connection, `first` (the bytes already read)
+   * written to the endpoint before anything else. The data plane's L4ListenerSet.relay.
+   */
+  relay(client: Socket, route: RelayRoute, first: Buffer): void;
   onResult(result: PassthroughResult): void;
-  connectTimeoutMs?: number;
-  /** Endpoints tried per connection when connecting fails. */
-  maxConnectAttempts?: number;
 }
 
 export class Passthrough {
-  private readonly opts: Required<PassthroughOptions>;
+  private readonly opts: PassthroughOptions;
   private matcher: PassthroughMatcher | undefined;
-  /** Client sockets of spliced and connecting passthrough connections, cut when wharf stops. */
-  private readonly open = new Set<Socket>();
+  /** One route per host object: a new table brings new hosts, and their routes with them. */
+  private readonly routes = new WeakMap<PassthroughHost, RelayRoute>();
 
   constructor(opts: PassthroughOptions) {
-    this.opts = { connectTimeoutMs: 5_000, maxConnectAttempts: 3, ...opts };
+    this.opts = opts;
   }
 
   /** Takes the passthrough hosts of a new table; connections already spliced are not touched. */
@@ -38,10 +37,6 @@ export class Passthrough {
     return this.matcher !== undefined;
   }
 
-  openConnections(): number {
-    return this.open.size;
-  }
-
   /**
    * Takes the connection when `serverName` is a passthrough host; false leaves it to TLS termination.
    * `peeked` is everything read from the client so far (the socket is paused after it).
@@ -49,65 +44,32 @@ export class Passthrough {
   take(client: Socket, peeked: Buffer, serverName: string | undefined): boolean {
     const host = this.matcher?.(serverName);
     if (host === undefined) return false;
-    const runtime = this.opts.runtimeOf(host.backend);
-    if (runtime === undefined || runtime.readyCount() === 0) {
-      this.opts.onResult('no_endpoint');
-      client.destroy();
-      return true;
-    }
-    this.open.add(client);
-    client.once('close', () => this.open.delete(client));
-    this.connect(client, peeked, runtime, 1, undefined);
+    this.opts.relay(client, this.routeOf(host), peeked);
     return true;
   }
 
-  closeAll(): void {
-    for (const s of this.open) s.destroy();
-  }
-
-  private connect(client: Socket, peeked: Buffer, runtime: BackendRuntime, attempt: number, failed: PickedEndpoint | undefined): void {
-    const picked = runtime.pick(failed?.pool);
-    if (picked === undefined) {
-      this.opts.onResult(failed === undefined ? 'no_endpoint' : 'connect_failed');
-      client.destroy();
-      return;
+  private routeOf(host: PassthroughHost): RelayRoute {
+    let route = this.routes.get(host);
+    if (route === undefined) {
+      const onResult = this.opts.onResult;
+      route = {
+        backend: host.backend,
+        opened: () => {},
+        connectFailed: () => {},
+        connected: () => onResult('forwarded'),
+        // Once forwarded, how the splice ended is not this metric's business.
+        closed: (result, connected) => {
+          if (!connected) onResult(passthroughResult(result));
+        },
+        bytes: () => {},
+      };
+      this.routes.set(host, route);
     }
-    const { address, port } = picked.endpoint;
-    const startedAt = performance.now();
-    const backend = connect({ host: address, port, allowHalfOpen: true });
-    let settled = false;
-    const timer = setTimeout(() => fail(), this.opts.connectTimeoutMs);
-    const onClientGone = (): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      backend.destroy();
-      this.opts.onResult('client_closed');
-    };
-    const fail = (): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      backend.destroy();
-      client.removeListener('close', onClientGone);
-      runtime.report(picked, 'connectFailed', 0);
-      if (client.destroyed) return this.opts.onResult('client_closed');
-      if (attempt < this.opts.maxConnectAttempts && runtime.readyCount() > 1) return this.connect(client, peeked, runtime, attempt + 1, picked);
-      this.opts.onResult('connect_failed');
-      client.destroy();
-    };
-    client.once('close', onClientGone);
-    backend.once('error', fail);
-    backend.once('connect', () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      backend.removeListener('error', fail);
-      client.removeListener('close', onClientGone);
-      // The connect time is all the latency a byte splice can report to the balancer.
-      runtime.report(picked, 'ok', performance.now() - startedAt);
-      this.opts.onResult('forwarded');
-      splice(client, backend, peeked, () => {});
-    });
+    return route;
   }
+}
+
+/** A relay that never connected: its endpoint outcome, or the client's leaving (a reset, shutdown) while it connected. */
+function passthroughResult(result: TcpResult): PassthroughResult {
+  return result === 'no_endpoint' || result === 'connect_failed' ? result : 'client_closed';
 }

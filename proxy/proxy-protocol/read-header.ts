@@ -1,10 +1,10 @@
-// Reads the PROXY protocol header that a trusted peer sends before anything else, within a deadline,
-// and puts back the bytes after it, so that HTTP or TLS starts reading exactly where the header ends.
+// Reads the PROXY protocol header a peer must send before anything else, bounded in bytes and time, and
+// puts back the bytes after it, so HTTP, TLS or an L4 relay starts reading exactly where the header ends.
 import type { Socket } from 'node:net';
 import type { ClientAddress } from '../front/client-address.ts';
-import { readPrefix } from '../passthrough/read-prefix.ts';
+import { readPrefix } from '../read-prefix.ts';
 import { parseProxyHeader } from './index.ts';
-import type { ProxyHeader, ProxyParseResult } from './types.ts';
+import { V2_DEFAULT_MAX_BYTES, type ProxyHeader, type ProxyParseResult } from './types.ts';
 
 /** What a PROXY header read came to; also the `result` label of wharf_proxy_protocol_headers_total. */
 export type ProxyHeaderResult = 'v1' | 'v2' | 'invalid' | 'timeout' | 'closed';
@@ -14,17 +14,22 @@ export type ProxyHeaderOutcome =
   | { result: 'invalid'; reason: string }
   | { result: 'timeout' | 'closed' };
 
-/** A peer has this long to send its whole header (HAProxy and cloud balancers send it at once). */
+/** The HTTP and HTTPS ports give a peer this long to send its whole header (HAProxy and cloud balancers send it at once). */
 export const PROXY_HEADER_TIMEOUT_MS = 10_000;
 
 /**
- * On success the socket is paused with the bytes after the header unshifted; the caller resumes it
- * or hands it on. `client` is the header's source, or undefined for LOCAL and UNKNOWN (the peer itself).
+ * The one socket-level PROXY header reader, for the HTTP and HTTPS ports and for L4 listeners; each
+ * caller counts the outcome its own way. At most V2_DEFAULT_MAX_BYTES are read for a header. On success
+ * the socket is paused with the bytes after the header unshifted; the caller resumes it or hands it on.
+ * `client` is the header's source, or undefined for LOCAL and UNKNOWN (the peer itself).
  */
 export function readProxyHeader(socket: Socket, timeoutMs: number, done: (outcome: ProxyHeaderOutcome) => void): void {
   const decide = (bytes: Buffer): Exclude<ProxyParseResult, { state: 'incomplete' }> | undefined => {
     const r = parseProxyHeader(bytes);
-    return r.state === 'incomplete' ? undefined : r;
+    if (r.state !== 'incomplete') return r;
+    // The parser answers long before this (a v1 line ends within 107 bytes, a v2 length is checked
+    // once its 16 fixed bytes are in); the bound here keeps the reader bounded whatever the parser does.
+    return bytes.length > V2_DEFAULT_MAX_BYTES ? { state: 'invalid', reason: `no complete header within ${V2_DEFAULT_MAX_BYTES} bytes` } : undefined;
   };
   readPrefix(socket, decide, timeoutMs, (outcome) => {
     if (outcome.kind !== 'decided') return done({ result: outcome.kind });

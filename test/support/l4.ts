@@ -2,6 +2,7 @@
 // Dataplane listening on 127.0.0.1 with hand-built L4 tables, and small socket read helpers.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { after } from 'node:test';
 import { Dataplane } from '../../proxy/dataplane.ts';
 import type { L4Options } from '../../proxy/l4/options.ts';
 import { createLogger } from '../../src/log.ts';
@@ -99,20 +100,28 @@ export function tableOf(listeners: L4Listener[], backends: Backend[]): RoutingTa
   return { hosts: [], backends: Object.fromEntries(backends.map((b) => [b.key, b])), l4: listeners };
 }
 
+/** A table of one listener, `key`, to one backend, `backendKey`, over `endpoints`. */
+export function oneListenerTable(key: string, protocol: L4Protocol, backendKey: string, endpoints: { host: string; port: number }[], algorithm: BalanceAlgorithm = 'round_robin', extra: Partial<L4Listener> = {}): RoutingTable {
+  return tableOf([listenerOf(key, protocol, backendKey, extra)], [backendOf(backendKey, endpoints, algorithm)]);
+}
+
 export interface L4Dataplane {
   dp: Dataplane;
   metrics: WharfMetrics;
   /** Applies the table and waits for its listeners; returns what the L4 change did. */
   apply(table: RoutingTable): ReturnType<Dataplane['l4Applied']>;
   port(key: string): number;
+  /** The HTTPS port (TLS passthrough hosts are served there). */
+  httpsPort: number;
 }
 
 export async function startL4Dataplane(l4: Partial<L4Options> = {}): Promise<L4Dataplane> {
   const metrics = createMetrics();
   const dp = new Dataplane({ log: silent, metrics, defaultCertificate: await generateDefaultCertificate(), l4 });
-  await dp.listen({ bind: '127.0.0.1', httpPort: 0, httpsPort: 0 });
+  const { httpsPort } = await dp.listen({ bind: '127.0.0.1', httpPort: 0, httpsPort: 0 });
   return {
     dp,
+    httpsPort,
     metrics,
     apply: (table) => {
       dp.apply(table, []);
@@ -192,6 +201,55 @@ export async function udpClient(): Promise<{ socket: UdpSocket; received: string
   socket.on('message', (m) => received.push(m.toString()));
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   return { socket, received, port: socket.address().port, close: () => socket.close() };
+}
+
+/** What an L4 test file starts through its scope, stopped in reverse order after the file's tests. */
+export interface L4TestScope {
+  /** Runs `cleanup` after the file's tests (last registered first). */
+  defer(cleanup: () => Promise<void> | void): void;
+  dataplane(l4?: Partial<L4Options>): Promise<L4Dataplane>;
+  tcpBackend(host: string, port?: number, onConnection?: (s: Socket) => void): Promise<TcpBackend>;
+  udpBackend(host: string, name: string): Promise<UdpBackend>;
+  /** A TCP client to `host`:`port` (127.0.0.1 by default), destroyed at the end. */
+  client(port: number, host?: string): Promise<Socket>;
+  udpClient(): ReturnType<typeof udpClient>;
+}
+
+/** Call once at the top of a test file: registers the `after` hook that stops what the scope started. */
+export function l4TestScope(): L4TestScope {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+  const defer = (cleanup: () => Promise<void> | void): void => void cleanups.push(cleanup);
+  return {
+    defer,
+    dataplane: async (l4) => {
+      const d = await startL4Dataplane(l4);
+      defer(() => d.dp.close(0));
+      return d;
+    },
+    tcpBackend: async (host, port, onConnection) => {
+      const b = await startTcpBackend(host, port, onConnection);
+      defer(() => b.close());
+      return b;
+    },
+    udpBackend: async (host, name) => {
+      const b = await startUdpBackend(host, name);
+      defer(() => b.close());
+      return b;
+    },
+    client: async (port, host) => {
+      const s = await dial(port, host);
+      defer(() => void s.destroy());
+      return s;
+    },
+    udpClient: async () => {
+      const c = await udpClient();
+      defer(() => c.close());
+      return c;
+    },
+  };
 }
 
 /** The value of one counter or gauge series, 0 when absent. */

@@ -1,4 +1,4 @@
-// Reads the first bytes of a connection until a parser decides (a PROXY header, a ClientHello), with
+// Reads the first bytes of a connection until a parser decides (a PROXY header, a TLS ClientHello), with
 // a deadline. The socket is left paused with nothing consumed that the caller does not hold.
 import type { Socket } from 'node:net';
 

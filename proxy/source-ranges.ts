@@ -10,7 +10,8 @@ interface RouteRanges {
 
 const cache = new WeakMap<Route, RouteRanges>();
 
-function compile(cidrs: readonly string[] | undefined): BlockList | undefined {
+/** CIDRs (or bare addresses) of both families in one BlockList; undefined when there are none. */
+export function compileCidrs(cidrs: readonly string[] | undefined): BlockList | undefined {
   if (cidrs === undefined || cidrs.length === 0) return undefined;
   const list = new BlockList();
   for (const cidr of cidrs) {
@@ -28,17 +29,21 @@ function plainAddress(address: string): string {
   return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
 }
 
+/** Whether a peer address (IPv4, IPv6 or IPv4-mapped IPv6) is inside `list`. */
+export function addressInList(list: BlockList, peer: string): boolean {
+  const address = plainAddress(peer);
+  return list.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
+}
+
 /** True when the client may use the route: not in a deny range, and in an allow range if any is set. */
 export function sourceAllowed(route: Route, clientAddress: string): boolean {
   const { allowSourceRanges, denySourceRanges } = route.options;
   if (allowSourceRanges === undefined && denySourceRanges === undefined) return true;
   let ranges = cache.get(route);
   if (ranges === undefined) {
-    ranges = { allow: compile(allowSourceRanges), deny: compile(denySourceRanges) };
+    ranges = { allow: compileCidrs(allowSourceRanges), deny: compileCidrs(denySourceRanges) };
     cache.set(route, ranges);
   }
-  const address = plainAddress(clientAddress);
-  const family = isIPv4(address) ? 'ipv4' : 'ipv6';
-  if (ranges.deny?.check(address, family)) return false;
-  return ranges.allow === undefined || ranges.allow.check(address, family);
+  if (ranges.deny !== undefined && addressInList(ranges.deny, clientAddress)) return false;
+  return ranges.allow === undefined || addressInList(ranges.allow, clientAddress);
 }

@@ -10,7 +10,7 @@ import { generate } from 'selfsigned';
 import { startEchoBackend, type EchoBackend } from '../demo/echo-backend.ts';
 import { startTestCluster, type TestCluster } from './cluster/cluster.ts';
 import { eventually, get, freePort } from './support/http.ts';
-import { createWharfClass, SLICES } from './support/kube.ts';
+import { createLoopbackService, createWharfClass } from './support/kube.ts';
 import { grants, loadRbac, type PolicyRule, type WharfRbac } from './support/rbac.ts';
 
 const WHARF_NS = 'wharf-system';
@@ -58,19 +58,7 @@ before(
     });
     for (const name of ['wharf-tcp', 'wharf-udp']) await core.createNamespacedConfigMap({ namespace: WHARF_NS, body: { metadata: { name }, data: {} } });
     await createWharfClass(networking);
-    await core.createNamespacedService({ namespace: APP_NS, body: { metadata: { name: 'web' }, spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80, targetPort: pod.port }] } } });
-    await custom.createNamespacedCustomObject({
-      ...SLICES,
-      namespace: APP_NS,
-      body: {
-        apiVersion: 'discovery.k8s.io/v1beta1',
-        kind: 'EndpointSlice',
-        metadata: { name: 'web-1', labels: { 'kubernetes.io/service-name': 'web' } },
-        addressType: 'IPv4',
-        ports: [{ name: 'http', port: pod.port, protocol: 'TCP' }],
-        endpoints: [{ addresses: ['127.0.0.41'], conditions: { ready: true } }],
-      },
-    });
+    await createLoopbackService(core, custom, APP_NS, 'web', pod.port, ['127.0.0.41']);
     const cert = await generate([{ name: 'commonName', value: 'web.test' }], { keySize: 2048, extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'web.test' }] }] });
     await core.createNamespacedSecret({ namespace: APP_NS, body: { metadata: { name: 'web-tls' }, type: 'kubernetes.io/tls', data: { 'tls.crt': Buffer.from(cert.cert).toString('base64'), 'tls.key': Buffer.from(cert.private).toString('base64') } } });
     const backend = (service: string) => ({ service: { name: service, port: { number: 80 } } });

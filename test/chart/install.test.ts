@@ -10,7 +10,7 @@ import { AppsV1Api, AuthorizationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig,
 import { startEchoBackend, type EchoBackend } from '../../demo/echo-backend.ts';
 import { startTestCluster, type TestCluster } from '../cluster/cluster.ts';
 import { eventually, freePort, get } from '../support/http.ts';
-import { SLICES } from '../support/kube.ts';
+import { createLoopbackService } from '../support/kube.ts';
 import { grants, loadRbac, type PolicyRule } from '../support/rbac.ts';
 import { ensureHelm } from './prepare.ts';
 import { startWharfProcess, type WharfProcess } from './wharf-process.ts';
@@ -153,19 +153,7 @@ async function createApplication(backend: EchoBackend): Promise<void> {
   await core.createNamespace({ body: { metadata: { name: APP_NS } } });
   // The node the pod "runs" on: --publish-service of a NodePort Service reports its address.
   await core.createNode({ body: { metadata: { name: NODE.name }, status: { addresses: [{ type: 'InternalIP', address: NODE.address }] } } });
-  await core.createNamespacedService({ namespace: APP_NS, body: { metadata: { name: 'web' }, spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80, targetPort: backend.port }] } } });
-  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-    ...SLICES,
-    namespace: APP_NS,
-    body: {
-      apiVersion: 'discovery.k8s.io/v1beta1',
-      kind: 'EndpointSlice',
-      metadata: { name: 'web-1', labels: { 'kubernetes.io/service-name': 'web' } },
-      addressType: 'IPv4',
-      ports: [{ name: 'http', port: backend.port, protocol: 'TCP' }],
-      endpoints: [{ addresses: [backend.host], conditions: { ready: true } }],
-    },
-  });
+  await createLoopbackService(core, kc.makeApiClient(CustomObjectsApi), APP_NS, 'web', backend.port, [backend.host]);
   const rule = (host: string, service: string) => ({ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: service, port: { number: 80 } } } }] } });
   await createIngress('web');
   // A problem wharf reports as an Event (events create).

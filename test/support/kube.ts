@@ -44,3 +44,24 @@ export function startKubeWharf(kubeconfig: string, extraArgs: readonly string[] 
   const { config } = parseServeArgs(['--kubeconfig', kubeconfig, ...LOOPBACK_ANY_PORTS, ...extraArgs], {});
   return startWharf(config, { log: silentLogger(), ...options });
 }
+
+/**
+ * A headless Service (no ClusterIP is allocated, so nothing can send to one) with port 80 named `http`,
+ * and its EndpointSlice of ready loopback `addresses` on `port`: a Service whose pods the test runs.
+ */
+export async function createLoopbackService(core: CoreV1Api, custom: CustomObjectsApi, namespace: string, name: string, port: number, addresses: readonly string[]): Promise<void> {
+  await core.createNamespacedService({ namespace, body: { metadata: { name }, spec: { clusterIP: 'None', ports: [{ name: 'http', port: 80, targetPort: port }] } } });
+  await custom.createNamespacedCustomObject({
+    ...SLICES,
+    namespace,
+    body: {
+      apiVersion: 'discovery.k8s.io/v1beta1',
+      kind: 'EndpointSlice',
+      metadata: { name: `${name}-1`, labels: { 'kubernetes.io/service-name': name } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port, protocol: 'TCP' }],
+      endpoints: addresses.map((address) => ({ addresses: [address], conditions: { ready: true } })),
+    },
+  });
+}
+

@@ -204,6 +204,40 @@ describe('L4 TCP', () => {
     assert.equal(state.done, true);
   });
 
+  test('bytes queued behind a slow reader are never overwritten by later reads, both ways', async () => {
+    // Small writes, one per turn of the event loop, fill the kernel buffers of a reader that does not read
+    // yet: the relay's writes stop finishing at once while its next small reads keep coming (queued below
+    // the high-water mark). Every byte must still arrive as sent.
+    const total = 8 << 20;
+    const down = pattern(total, 3);
+    const up = pattern(total, 11);
+    const b = await backend('127.0.0.2', 0, (s) => {
+      s.pause();
+      void writeInPieces(s, down).then(() => s.end());
+      // The backend starts reading when the client does, once both ways have piled up.
+      void reading.then(() => readBytes(s, total)).then((got) => (received = got));
+    });
+    let received: Buffer = Buffer.alloc(0);
+    let startReading!: () => void;
+    const reading = new Promise<void>((r) => (startReading = r));
+    const d = await dataplane();
+    const key = 'TCP/*:queued';
+    await d.apply(oneListenerTable(key, 'TCP', 'default/queued:7000', [b]));
+    const s = await client(d.port(key));
+    s.pause();
+    const sent = writeInPieces(s, up);
+    // Let both directions pile up before anyone reads.
+    await eventually(() => d.dp.l4.bufferedBytes() > 0, 400, 20);
+    startReading();
+    const got = await readBytes(s, total);
+    await sent;
+    s.end();
+    await closed(s);
+    await eventually(() => received.length === total);
+    assert.equal(Buffer.compare(got, down), 0, 'backend to client bytes differ');
+    assert.equal(Buffer.compare(received, up), 0, 'client to backend bytes differ');
+  });
+
   test('an idle connection is closed after the idle timeout, both sides', async () => {
     const b = await backend('127.0.0.2');
     const d = await dataplane({ idleTimeoutMs: 400 });
@@ -235,6 +269,25 @@ describe('L4 TCP', () => {
     await closed(s);
   });
 });
+
+/** `n` bytes whose value depends on their position, so a byte moved or overwritten shows. */
+function pattern(n: number, seed: number): Buffer {
+  const out = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) out[i] = (i * seed + (i >> 9) + (i >> 17)) & 0xff;
+  return out;
+}
+
+/** Writes `data` in pieces of 1 byte to 8 KiB, one per event loop turn, waiting for 'drain' when asked to. */
+async function writeInPieces(s: Socket, data: Buffer): Promise<void> {
+  let at = 0;
+  for (let i = 0; at < data.length; i++) {
+    const size = Math.min(data.length - at, 1 + ((i * 7919) % (8 << 10)));
+    const more = s.write(data.subarray(at, at + size));
+    at += size;
+    if (!more) await new Promise<void>((r) => s.once('drain', () => r()));
+    else await new Promise<void>((r) => setImmediate(r));
+  }
+}
 
 /** Destroys `conn`; true when its backend side was on b3 (each backend has exactly one open socket). */
 async function closeAndTell(b2: TcpBackend, b3: TcpBackend, conn: Socket): Promise<boolean> {

@@ -6,11 +6,13 @@ import type { L4Listener } from '../../src/model/l4.ts';
 import { encodeProxyV1, encodeProxyV2, type ProxyAddresses } from '../proxy-protocol/index.ts';
 import { readProxyHeader } from '../proxy-protocol/read-header.ts';
 import type { L4Context, RelayRoute } from './context.ts';
+import type { ReadForwarder } from './read-forward.ts';
 import { socketSource, TcpRelay, type ClientSource, type UpstreamPreamble } from './tcp-relay.ts';
 
-export function acceptTcp(socket: Socket, spec: L4Listener, ctx: L4Context): void {
+/** `reader` is the client's static-buffer reader when it has one (see adopt-socket.ts). */
+export function acceptTcp(socket: Socket, spec: L4Listener, ctx: L4Context, reader?: ReadForwarder): void {
   const preamble = spec.sendProxyProtocol === 'v2' ? sendV2 : spec.sendProxyProtocol === 'v1' ? sendV1 : undefined;
-  const relay = new TcpRelay(socket, routeOf(spec, ctx.metrics), ctx, preamble);
+  const relay = new TcpRelay(socket, routeOf(spec, ctx.metrics), ctx, preamble, reader);
   if (spec.decodeProxyProtocol) startAfterProxyHeader(socket, relay, ctx.options.proxyHeaderTimeoutMs);
   else relay.start(socketSource(socket));
 }

@@ -1,9 +1,11 @@
 // One L4 TCP listening socket. Its spec (backend, PROXY options) can be replaced while it listens;
 // each connection keeps the spec it was accepted with. stop() only stops accepting.
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { L4Listener } from '../../src/model/l4.ts';
 import { acceptTcp } from './accept.ts';
+import { adoptWithReader } from './adopt-socket.ts';
 import type { L4Context } from './context.ts';
+import { ReadForwarder } from './read-forward.ts';
 
 export class TcpListener {
   spec: L4Listener;
@@ -15,8 +17,26 @@ export class TcpListener {
   constructor(spec: L4Listener, ctx: L4Context) {
     this.spec = spec;
     this.ctx = ctx;
-    // Half-open: a client's FIN is passed on and the answer still flows back.
-    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptTcp(socket, this.spec, this.ctx));
+    // Half-open: a client's FIN is passed on and the answer still flows back. Paused: nothing is read
+    // before the connection is adopted or handed on (the relay resumes it).
+    this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
+  }
+
+  /**
+   * The client reads into a static buffer straight to the upstream (see adopt-socket.ts), unless it
+   * must send a PROXY header first: that is read through the stream, its trailing bytes put back.
+   */
+  private accept(socket: Socket): void {
+    const spec = this.spec;
+    if (!spec.decodeProxyProtocol) {
+      const reader = new ReadForwarder();
+      const adopted = adoptWithReader(socket, reader.onread);
+      if (adopted !== undefined) {
+        acceptTcp(adopted, spec, this.ctx, reader);
+        return;
+      }
+    }
+    acceptTcp(socket, spec, this.ctx);
   }
 
   /**

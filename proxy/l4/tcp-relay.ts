@@ -3,6 +3,7 @@
 import { connect, isIPv4, type Socket } from 'node:net';
 import type { Endpoint } from '../../src/model/table.ts';
 import { endpointId, type L4Balancer } from './balancer.ts';
+import { ReadForwarder } from './read-forward.ts';
 import type { ConnectFailure, L4Context, OpenConnection, RelayRoute, TcpResult } from './context.ts';
 
 /** Where the client is, as the socket says or as its PROXY header said. */
@@ -51,9 +52,12 @@ export class TcpRelay implements OpenConnection {
   private lastMoved = -1;
   private lastActive = 0;
   private readonly preamble: UpstreamPreamble | undefined;
+  /** The client's own reader when it reads into a static buffer (an adopted socket); else 'data' events. */
+  private readonly clientReader: ReadForwarder | undefined;
 
-  constructor(client: Socket, route: RelayRoute, ctx: L4Context, preamble?: UpstreamPreamble) {
+  constructor(client: Socket, route: RelayRoute, ctx: L4Context, preamble?: UpstreamPreamble, clientReader?: ReadForwarder) {
     this.ctx = ctx;
+    this.clientReader = clientReader;
     this.route = route;
     this.client = client;
     this.preamble = preamble;
@@ -86,7 +90,9 @@ export class TcpRelay implements OpenConnection {
     const id = endpointId(endpoint);
     // Counted from the attempt on, so a burst of new connections spreads under least_request too.
     this.balancer.acquire(id);
-    const upstream = connect({ host: endpoint.address, port: endpoint.port, allowHalfOpen: true, noDelay: true });
+    // The upstream reads into a static buffer and writes straight to the client (see ReadForwarder).
+    const onread = new ReadForwarder(this.client).onread;
+    const upstream = connect({ host: endpoint.address, port: endpoint.port, allowHalfOpen: true, noDelay: true, onread });
     this.upstream = upstream;
     upstream.setTimeout(this.ctx.options.connectTimeoutMs);
     const failed = (reason: ConnectFailure): void => {
@@ -125,8 +131,9 @@ export class TcpRelay implements OpenConnection {
     this.route.connected();
     const head = this.preamble?.(this.source as ClientSource);
     if (head !== undefined) upstream.write(head);
-    splice(this.client, upstream);
-    splice(upstream, this.client);
+    this.clientReader?.target(upstream);
+    splice(this.client, upstream, this.clientReader !== undefined);
+    splice(upstream, this.client, true);
   }
 
   private onClientClose(): void {
@@ -173,12 +180,15 @@ export class TcpRelay implements OpenConnection {
  * Copies `from` into `to`: a write that returns false pauses the reader until 'drain' (so at most a
  * chunk waits in our buffers), and an end of `from` ends only `to`'s writing (both sockets allow
  * half-open), so a FIN one way leaves the other way flowing. Three listeners instead of pipe(): pipe's
- * bookkeeping per chunk cost about a tenth of the small-request rate.
+ * bookkeeping per chunk cost about a tenth of the small-request rate. A reader with its own `onread`
+ * (`forwarded`) already writes and pauses itself; only 'drain' and 'end' are wired for it.
  */
-function splice(from: Socket, to: Socket): void {
-  from.on('data', (chunk: Buffer) => {
-    if (!to.write(chunk)) from.pause();
-  });
+function splice(from: Socket, to: Socket, forwarded: boolean): void {
+  if (!forwarded) {
+    from.on('data', (chunk: Buffer) => {
+      if (!to.write(chunk)) from.pause();
+    });
+  }
   to.on('drain', () => from.resume());
   from.on('end', () => to.end());
   // A reader paused on purpose (after a PROXY header or a ClientHello peek) does not start flowing by gaining a 'data' listener.

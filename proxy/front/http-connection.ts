@@ -12,6 +12,7 @@ import { connectionForwardedLines, copyRequestHead } from './copy-head.ts';
 import { buildUpstreamRequestHead, localResponse, type ForwardInfo } from './forward-head.ts';
 import { MAX_UNSENT_BYTES } from './limits.ts';
 import { H2Exchange, type H2ExchangeEnd } from './h2-relay.ts';
+import { FRONT_SWEEP, type SweepMember } from './inactivity-sweep.ts';
 import { requestIdFor } from './request-id.ts';
 import { RequestRelay, type RequestRelayOwner } from './request-relay.ts';
 import { ResponseRelay, type ResponseRelayOwner } from './response-relay.ts';
@@ -26,7 +27,7 @@ export interface ConnectionOptions {
   decider: Decider;
   secure: boolean;
   events: ConnectionEvents;
-  /** Inactivity limit of a client connection between and within request heads (socket idle timeout). */
+  /** Inactivity limit of a client connection between and within request heads (checked by FRONT_SWEEP). */
   keepAliveTimeoutMs: number;
   /** How many endpoints a request may try when connecting fails. */
   maxConnectAttempts: number;
@@ -37,7 +38,7 @@ const MAX_PIPELINED_BYTES = 64 * 1024;
 /** What a closing connection still reads (and discards) from a client that keeps sending, before it is cut. */
 const MAX_LINGER_BYTES = 1024 * 1024;
 
-export class HttpConnection implements UpstreamOwner, RequestRelayOwner, ResponseRelayOwner {
+export class HttpConnection implements UpstreamOwner, RequestRelayOwner, ResponseRelayOwner, SweepMember {
   private readonly client: Socket;
   private readonly opts: ConnectionOptions;
   private pending: Buffer | undefined;
@@ -73,6 +74,8 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
   private lingered = 0;
   /** An exchange relayed to an HTTP/2 backend (h2-relay.ts); while it runs, client events go to it. */
   private h2: H2Exchange | undefined;
+  /** FRONT_SWEEP's clock when the client last sent bytes or an exchange ended: the idle and head deadline. */
+  private clientActive = 0;
 
   constructor(client: Socket, opts: ConnectionOptions) {
     this.client = client;
@@ -80,7 +83,9 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
     this.request = new RequestRelay(client, this);
     this.relay = new ResponseRelay(client, this);
     client.setNoDelay(true);
-    client.setTimeout(opts.keepAliveTimeoutMs, () => this.onClientTimeout());
+    // No socket timer: a timer re-armed on every read and write costs more than stamping a time (inactivity-sweep.ts).
+    this.clientActive = FRONT_SWEEP.now;
+    FRONT_SWEEP.add(this);
     client.on('data', (chunk: Buffer) => this.onClientData(chunk));
     client.on('end', () => this.onClientEnd());
     client.on('close', () => this.onClientClosed());
@@ -88,6 +93,7 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
   }
 
   private onClientData(chunk: Buffer): void {
+    this.clientActive = FRONT_SWEEP.now;
     if (this.closed) {
       // The answer is out and the connection is ending; what the client still sends is read and dropped, up to a bound.
       this.lingered += chunk.length;
@@ -275,6 +281,7 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
   }
 
   onUpstreamData(chunk: Buffer): void {
+    this.request.upstreamActive = FRONT_SWEEP.now;
     this.relay.push(chunk);
   }
 
@@ -324,6 +331,7 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
     (this.decision as ProxyDecision).runtime.report(this.picked as PickedEndpoint, 'ok', performance.now() - this.sentAt);
     this.opts.events.response(101);
     this.detachUpstream();
+    FRONT_SWEEP.delete(this);
     // From here on the connection is a byte pipe; the pool never sees this socket again.
     (this.picked as PickedEndpoint).pool.detach(up);
     this.closed = true;
@@ -432,6 +440,8 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
   }
 
   private resetExchange(): void {
+    // The idle deadline counts from the end of the last exchange, as a socket timer refreshed by its writes did.
+    this.clientActive = FRONT_SWEEP.now;
     this.head = undefined;
     this.headBytes = undefined;
     this.decision = undefined;
@@ -448,8 +458,13 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
     this.client.destroy();
   }
 
-  private onClientTimeout(): void {
-    if (this.head === undefined) this.client.destroy();
+  /** FRONT_SWEEP's check: the client idle (or stuck in a head) too long, or the upstream silent too long. */
+  sweep(): void {
+    if (this.head === undefined) {
+      if (FRONT_SWEEP.expired(this.clientActive, this.opts.keepAliveTimeoutMs)) this.client.destroy();
+      return;
+    }
+    if (this.upstream !== undefined && this.request.upstreamExpired(FRONT_SWEEP)) this.onUpstreamTimeout();
   }
 
   private onClientEnd(): void {
@@ -473,6 +488,7 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
   }
 
   private onClientClosed(): void {
+    FRONT_SWEEP.delete(this);
     this.h2?.onClientClosed();
     if (this.closed && this.upstream === undefined) return;
     this.closed = true;

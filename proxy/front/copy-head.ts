@@ -1,11 +1,17 @@
 // Forwards a validated head by copying its bytes: field lines that must not pass (hop-by-hop fields, the
 // ones wharf sets itself) are left out by byte range and wharf's lines appended; nothing is rebuilt as text.
-import { CR, bytesEqualLower } from '../http1/chars.ts';
+import { bytesEqualLower } from '../http1/chars.ts';
 import type { RequestHead, ResponseHead } from '../http1/types.ts';
 import { fieldTokens, type ForwardInfo, type ResponseForwardOptions } from './forward-head.ts';
 
+// Byte values as literals in the loops below: an imported or module constant costs a cell load and a hole check per byte.
 const SP = 0x20;
-const HTAB = 0x09;
+/** Ranges up to this many bytes are copied by a JavaScript loop: a native Buffer#copy call costs about 700 instructions. */
+const SMALL_COPY = 128;
+
+interface Latin1Buffer extends Buffer {
+  latin1Write(text: string, offset: number): number;
+}
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, dropped from every forwarded message (same set as forward-head.ts). */
 function hopByHop(buf: Buffer, at: number, length: number): boolean {
@@ -57,9 +63,9 @@ function keptRanges(buf: Buffer, lineStart: number, names: readonly string[], re
     if (request && length === 4 && bytesEqualLower(buf, pos, 'host')) sawHost = true;
     // The value is the line's bytes between leading and trailing OWS: jump over it, so only the OWS is read.
     let end = pos + length + 1;
-    while (buf[end] === SP || buf[end] === HTAB) end++;
+    while (buf[end] === 0x20 || buf[end] === 0x09) end++;
     end += (names[i + 1] as string).length;
-    while (buf[end] !== CR) end++;
+    while (buf[end] !== 0x0d) end++;
     end += 2;
     if (drop) {
       if (pos > keepFrom) addRange(out, keepFrom, pos);
@@ -77,15 +83,25 @@ function addRange(out: number[], from: number, to: number): void {
   else out.push(from, to);
 }
 
-/** Copies the ranges, then `tail` (latin1), then `body`, into one new buffer. */
+/** out[at, ...) = from[start, end); returns the new `at`. */
+function copyBytes(from: Buffer, start: number, end: number, out: Buffer, at: number): number {
+  if (end - start > SMALL_COPY) return at + from.copy(out, at, start, end);
+  for (let i = start; i < end; i++) out[at++] = from[i] as number;
+  return at;
+}
+
+/** Copies the ranges, then `tail` (latin1), then CRLF, then `body`, into one new buffer. */
 function assemble(buf: Buffer, ranges: readonly number[], tail: string, body: Buffer | undefined): Buffer {
-  let size = tail.length + (body === undefined ? 0 : body.length);
+  let size = tail.length + 2 + (body === undefined ? 0 : body.length);
   for (let i = 0; i < ranges.length; i += 2) size += (ranges[i + 1] as number) - (ranges[i] as number);
   const out = Buffer.allocUnsafe(size);
   let at = 0;
-  for (let i = 0; i < ranges.length; i += 2) at += buf.copy(out, at, ranges[i] as number, ranges[i + 1] as number);
-  if (tail.length > 0) at += out.write(tail, at, 'latin1');
-  if (body !== undefined) body.copy(out, at);
+  for (let i = 0; i < ranges.length; i += 2) at = copyBytes(buf, ranges[i] as number, ranges[i + 1] as number, out, at);
+  // latin1Write itself: Buffer#write's argument handling costs more than the copy of a short head tail.
+  if (tail.length > 0) at += (out as Latin1Buffer).latin1Write(tail, at);
+  out[at++] = 0x0d;
+  out[at++] = 0x0a;
+  if (body !== undefined) copyBytes(body, 0, body.length, out, at);
   return out;
 }
 
@@ -100,7 +116,7 @@ const ranges: number[] = [];
 export function copyResponseHead(buf: Buffer, start: number, end: number, head: ResponseHead, opts: ResponseForwardOptions, body?: Buffer): Buffer | undefined {
   if (head.versionMinor !== 1 || buf[start + 12] !== SP || fieldTokens(head.connectionTokens).length > 0) return undefined;
   let lineEnd = start + 13;
-  while (buf[lineEnd] !== CR) lineEnd++;
+  while (buf[lineEnd] !== 0x0d) lineEnd++;
   ranges.length = 0;
   // The status line goes as received: HTTP/1.1, the code and the reason phrase are what the text builder writes too.
   ranges.push(start, lineEnd + 2);
@@ -124,34 +140,39 @@ function finish(buf: Buffer, end: number, tail: string, body: Buffer | undefined
     if (ranges.length === 2 && (body === undefined || (body.buffer === buf.buffer && body.byteOffset === buf.byteOffset + end))) {
       return buf.subarray(from, end + (body === undefined ? 0 : body.length));
     }
+    // The blank line is the received one: take the ranges up to it and let assemble end the head.
+    ranges[last] = end - 2;
     return assemble(buf, ranges, '', body);
   }
-  return assemble(buf, ranges, tail + '\r\n', body);
+  return assemble(buf, ranges, tail, body);
 }
 
-/** The X-Forwarded-For, X-Real-IP and X-Forwarded-Proto lines: the same for every request of a connection. */
-export function connectionForwardedLines(info: ForwardInfo): string {
-  return 'X-Forwarded-For: ' + info.clientAddress + '\r\nX-Real-IP: ' + info.clientAddress + '\r\nX-Forwarded-Proto: ' + (info.secure ? 'https' : 'http') + '\r\n';
+/**
+ * The X-Forwarded-For, X-Real-IP, X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Port lines: the same
+ * for every request of a connection to one host, so a connection keeps them while the host stays the same.
+ */
+export function forwardedLines(info: ForwardInfo, host: string): string {
+  return 'X-Forwarded-For: ' + info.clientAddress + '\r\nX-Real-IP: ' + info.clientAddress + '\r\nX-Forwarded-Proto: ' + (info.secure ? 'https' : 'http') + '\r\nX-Forwarded-Host: ' + host + '\r\nX-Forwarded-Port: ' + info.localPort + '\r\n';
 }
 
 /**
  * The upstream's copy of a request head whose bytes are buf[start, end): the request-line and the client's
  * fields as received, less hop-by-hop and X-Forwarded-* fields, then wharf's fields, as the text builder
- * writes them. `connectionLines` is connectionForwardedLines() of this connection. Undefined when only the
+ * writes them. `forwarded` is forwardedLines(info, head.host). Undefined when only the
  * text builder can do it: a rewritten target, an absolute-form target, or Connection naming fields to drop.
  */
-export function copyRequestHead(buf: Buffer, start: number, end: number, head: RequestHead, info: ForwardInfo, connectionLines: string): Buffer | undefined {
+export function copyRequestHead(buf: Buffer, start: number, end: number, head: RequestHead, info: ForwardInfo, forwarded: string): Buffer | undefined {
   if (info.target !== undefined || head.absoluteHost !== undefined || fieldTokens(head.connectionTokens).length > 0) return undefined;
   let pos = start;
-  while (buf[pos] === CR) pos += 2; // empty lines before the request-line, which the parser skipped
+  while (buf[pos] === 0x0d) pos += 2; // empty lines before the request-line, which the parser skipped
   let lineEnd = pos;
-  while (buf[lineEnd] !== CR) lineEnd++;
+  while (buf[lineEnd] !== 0x0d) lineEnd++;
   ranges.length = 0;
   ranges.push(pos, lineEnd + 2);
   const sawHost = keptRanges(buf, lineEnd + 2, head.headers, true, ranges);
   let tail = sawHost ? '' : 'Host: ' + head.host + '\r\n';
   if (head.upgrade !== undefined) tail += 'Connection: upgrade\r\nUpgrade: ' + head.upgrade + '\r\n';
   else if (head.versionMinor === 0) tail += 'Connection: keep-alive\r\n';
-  tail += connectionLines + 'X-Forwarded-Host: ' + head.host + '\r\nX-Forwarded-Port: ' + info.localPort + '\r\nX-Request-ID: ' + info.requestId + '\r\n\r\n';
+  tail += forwarded + 'X-Request-ID: ' + info.requestId + '\r\n';
   return assemble(buf, ranges, tail, undefined);
 }

@@ -8,7 +8,7 @@ import type { PickedEndpoint } from '../upstream/backend-runtime.ts';
 import type { H2Upstreams } from '../upstream/h2/upstreams.ts';
 import type { ConnectResult, UpstreamOwner } from '../upstream/pool.ts';
 import type { Decider, ProxyDecision } from './decision.ts';
-import { connectionForwardedLines, copyRequestHead } from './copy-head.ts';
+import { copyRequestHead, forwardedLines } from './copy-head.ts';
 import { buildUpstreamRequestHead, localResponse, type ForwardInfo } from './forward-head.ts';
 import { MAX_UNSENT_BYTES } from './limits.ts';
 import { H2Exchange, type H2ExchangeEnd } from './h2-relay.ts';
@@ -50,8 +50,9 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
   /** The request head as received: headBytes[0, headEnd), possibly after empty lines the parser skipped. */
   private headBytes: Buffer | undefined;
   private headEnd = 0;
-  /** The X-Forwarded-For/-Proto and X-Real-IP lines, the same for every request on this connection. */
+  /** The X-Forwarded-* and X-Real-IP lines for requests to `forwardedHost`, kept while the client stays on that host. */
   private forwardedLines: string | undefined;
+  private forwardedHost: string | undefined;
   private decision: ProxyDecision | undefined;
   private picked: PickedEndpoint | undefined;
   private upstream: Socket | undefined;
@@ -272,7 +273,10 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
       requestId: requestIdFor(head.headers),
       target: decision.target,
     };
-    this.forwardedLines ??= connectionForwardedLines(info);
+    if (this.forwardedHost !== head.host || this.forwardedLines === undefined) {
+      this.forwardedHost = head.host;
+      this.forwardedLines = forwardedLines(info, head.host);
+    }
     const text = copyRequestHead(this.headBytes as Buffer, 0, this.headEnd, head, info, this.forwardedLines) ?? buildUpstreamRequestHead(head, info);
     this.relay.begin(up, { method: head.method, versionMinor: head.versionMinor, upgradeAsked: head.upgrade !== undefined, extraHeaders: this.responseHeaders() });
     this.sentAt = performance.now();

@@ -6,8 +6,6 @@ import { fieldTokens, type ForwardInfo, type ResponseForwardOptions } from './fo
 
 // Byte values as literals in the loops below: an imported or module constant costs a cell load and a hole check per byte.
 const SP = 0x20;
-/** Ranges up to this many bytes are copied by a JavaScript loop: a native Buffer#copy call costs about 700 instructions. */
-const SMALL_COPY = 128;
 
 interface Latin1Buffer extends Buffer {
   latin1Write(text: string, offset: number): number;
@@ -83,25 +81,18 @@ function addRange(out: number[], from: number, to: number): void {
   else out.push(from, to);
 }
 
-/** out[at, ...) = from[start, end); returns the new `at`. */
-function copyBytes(from: Buffer, start: number, end: number, out: Buffer, at: number): number {
-  if (end - start > SMALL_COPY) return at + from.copy(out, at, start, end);
-  for (let i = start; i < end; i++) out[at++] = from[i] as number;
-  return at;
-}
-
 /** Copies the ranges, then `tail` (latin1), then CRLF, then `body`, into one new buffer. */
 function assemble(buf: Buffer, ranges: readonly number[], tail: string, body: Buffer | undefined): Buffer {
   let size = tail.length + 2 + (body === undefined ? 0 : body.length);
   for (let i = 0; i < ranges.length; i += 2) size += (ranges[i + 1] as number) - (ranges[i] as number);
   const out = Buffer.allocUnsafe(size);
   let at = 0;
-  for (let i = 0; i < ranges.length; i += 2) at = copyBytes(buf, ranges[i] as number, ranges[i + 1] as number, out, at);
+  for (let i = 0; i < ranges.length; i += 2) at += buf.copy(out, at, ranges[i] as number, ranges[i + 1] as number);
   // latin1Write itself: Buffer#write's argument handling costs more than the copy of a short head tail.
   if (tail.length > 0) at += (out as Latin1Buffer).latin1Write(tail, at);
   out[at++] = 0x0d;
   out[at++] = 0x0a;
-  if (body !== undefined) copyBytes(body, 0, body.length, out, at);
+  if (body !== undefined) body.copy(out, at);
   return out;
 }
 

@@ -2,7 +2,7 @@
 // ones wharf sets itself) are left out by byte range and wharf's lines appended; nothing is rebuilt as text.
 import { bytesEqualLower } from '../http1/chars.ts';
 import type { RequestHead, ResponseHead } from '../http1/types.ts';
-import { fieldTokens, type ForwardInfo, type ResponseForwardOptions } from './forward-head.ts';
+import { namesFields, type ForwardInfo, type ResponseForwardOptions } from './forward-head.ts';
 
 // Byte values as literals in the loops below: an imported or module constant costs a cell load and a hole check per byte.
 const SP = 0x20;
@@ -105,7 +105,7 @@ const ranges: number[] = [];
  * other fields to drop.
  */
 export function copyResponseHead(buf: Buffer, start: number, end: number, head: ResponseHead, opts: ResponseForwardOptions, body?: Buffer): Buffer | undefined {
-  if (head.versionMinor !== 1 || buf[start + 12] !== SP || fieldTokens(head.connectionTokens).length > 0) return undefined;
+  if (head.versionMinor !== 1 || buf[start + 12] !== SP || namesFields(head.connectionTokens)) return undefined;
   let lineEnd = start + 13;
   while (buf[lineEnd] !== 0x0d) lineEnd++;
   ranges.length = 0;
@@ -153,7 +153,7 @@ export function forwardedLines(info: ForwardInfo, host: string): string {
  * text builder can do it: a rewritten target, an absolute-form target, or Connection naming fields to drop.
  */
 export function copyRequestHead(buf: Buffer, start: number, end: number, head: RequestHead, info: ForwardInfo, forwarded: string): Buffer | undefined {
-  if (info.target !== undefined || head.absoluteHost !== undefined || fieldTokens(head.connectionTokens).length > 0) return undefined;
+  if (info.target !== undefined || head.absoluteHost !== undefined || namesFields(head.connectionTokens)) return undefined;
   let pos = start;
   while (buf[pos] === 0x0d) pos += 2; // empty lines before the request-line, which the parser skipped
   let lineEnd = pos;

@@ -104,6 +104,17 @@ test('response heads: the copy equals the text builder, byte for byte, with and 
       assert.equal(copyResponseHead(buf, 0, end, head, opts, Buffer.from('xyz'))?.toString('latin1'), `${text}xyz`, raw);
       const large = 'b'.repeat(1000);
       assert.equal(copyResponseHead(buf, 0, end, head, opts, Buffer.from(large))?.toString('latin1'), `${text}${large}`, raw);
+      // In place: the head's own bytes (and a body right behind them) are moved together; a separate body is copied.
+      const own = Buffer.concat([buf, Buffer.from('abc')]);
+      assert.equal(copyResponseHead(own, 0, end, head, opts, own.subarray(end), true)?.toString('latin1'), `${text}abc`, raw);
+      const alone = Buffer.from(buf);
+      assert.equal(copyResponseHead(alone, 0, end, head, opts, undefined, true)?.toString('latin1'), text, raw);
+      const apart = Buffer.concat([buf, Buffer.from('abc')]);
+      assert.equal(copyResponseHead(apart, 0, end, head, opts, Buffer.from('xyz'), true)?.toString('latin1'), `${text}xyz`, raw);
+      assert.equal(apart.subarray(end).toString('latin1'), 'abc', raw);
+      const before = Buffer.concat([buf, Buffer.from('abc')]);
+      assert.equal(copyResponseHead(before, 0, end, head, opts, undefined, true)?.toString('latin1'), text, raw);
+      assert.equal(before.subarray(end).toString('latin1'), 'abc', raw);
     }
   }
 });

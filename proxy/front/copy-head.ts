@@ -102,9 +102,10 @@ const ranges: number[] = [];
  * The client's copy of a final response head whose bytes are buf[start, end), followed by `body` when given
  * (a small answer that arrived whole leaves in one write). Undefined when only the text builder can do it:
  * an HTTP/1.0 status line (wharf answers HTTP/1.1), a status line without its SP, or Connection naming
- * other fields to drop.
+ * other fields to drop. With `reuseInput` the caller gives up buf[start, ...): when wharf adds no line, the
+ * kept bytes are moved together inside it instead of into a new buffer.
  */
-export function copyResponseHead(buf: Buffer, start: number, end: number, head: ResponseHead, opts: ResponseForwardOptions, body?: Buffer): Buffer | undefined {
+export function copyResponseHead(buf: Buffer, start: number, end: number, head: ResponseHead, opts: ResponseForwardOptions, body?: Buffer, reuseInput = false): Buffer | undefined {
   if (head.versionMinor !== 1 || buf[start + 12] !== SP || namesFields(head.connectionTokens)) return undefined;
   let lineEnd = start + 13;
   while (buf[lineEnd] !== 0x0d) lineEnd++;
@@ -116,26 +117,44 @@ export function copyResponseHead(buf: Buffer, start: number, end: number, head: 
   if (opts.extraHeaders) for (const [k, v] of Object.entries(opts.extraHeaders)) tail += k + ': ' + v + '\r\n';
   if (opts.close) tail += 'Connection: close\r\n';
   else if (opts.keepAliveHttp10) tail += 'Connection: keep-alive\r\n';
-  return finish(buf, end, tail, body);
+  return finish(buf, end, tail, body, reuseInput);
 }
 
 /**
  * Ends the head: wharf's lines, then the blank line. When nothing was dropped or added and the body follows
- * the head in the same buffer, the received bytes themselves are the answer: no copy at all.
+ * the head in the same buffer, the received bytes themselves are the answer: no copy at all; when lines
+ * were only dropped and the input may be reused, the kept bytes are moved together in place (compact).
  */
-function finish(buf: Buffer, end: number, tail: string, body: Buffer | undefined): Buffer {
+function finish(buf: Buffer, end: number, tail: string, body: Buffer | undefined, reuseInput: boolean): Buffer {
   const last = ranges.length - 1;
+  const bodyFollows = body === undefined || (body.buffer === buf.buffer && body.byteOffset === buf.byteOffset + end);
+  if (tail.length === 0 && reuseInput && bodyFollows) return compact(buf, end, body === undefined ? 0 : body.length);
   if (tail.length === 0 && ranges[last] === end - 2) {
     ranges[last] = end;
     const from = ranges[0] as number;
-    if (ranges.length === 2 && (body === undefined || (body.buffer === buf.buffer && body.byteOffset === buf.byteOffset + end))) {
-      return buf.subarray(from, end + (body === undefined ? 0 : body.length));
-    }
+    if (ranges.length === 2 && bodyFollows) return buf.subarray(from, end + (body === undefined ? 0 : body.length));
     // The blank line is the received one: take the ranges up to it and let assemble end the head.
     ranges[last] = end - 2;
     return assemble(buf, ranges, '', body);
   }
   return assemble(buf, ranges, tail, body);
+}
+
+/**
+ * Moves the kept ranges, the received blank line and the `bodyLength` body bytes behind it down over the
+ * dropped lines, inside `buf` (copyWithin stays in V8; a new buffer and Buffer#copy calls cost more), and
+ * returns the result. Every move goes to lower offsets, so nothing is overwritten before it is moved.
+ */
+function compact(buf: Buffer, end: number, bodyLength: number): Buffer {
+  let at = ranges[1] as number;
+  for (let i = 2; i < ranges.length; i += 2) {
+    const from = ranges[i] as number;
+    const to = ranges[i + 1] as number;
+    if (from !== at) buf.copyWithin(at, from, to);
+    at += to - from;
+  }
+  if (end - 2 !== at) buf.copyWithin(at, end - 2, end + bodyLength);
+  return buf.subarray(ranges[0] as number, at + 2 + bodyLength);
 }
 
 /**

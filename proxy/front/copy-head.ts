@@ -1,6 +1,6 @@
 // Forwards a validated head by copying its bytes: field lines that must not pass (hop-by-hop fields, the
 // ones wharf sets itself) are left out by byte range and wharf's lines appended; nothing is rebuilt as text.
-import { bytesEqualLower } from '../http1/chars.ts';
+import { bytesEqualLower, decodeLatin1 } from '../http1/chars.ts';
 import type { RequestHead, ResponseHead } from '../http1/types.ts';
 import { namesFields, type ForwardInfo, type ResponseForwardOptions } from './forward-head.ts';
 
@@ -170,8 +170,11 @@ export function forwardedLines(info: ForwardInfo, host: string): string {
  * fields as received, less hop-by-hop and X-Forwarded-* fields, then wharf's fields, as the text builder
  * writes them. `forwarded` is forwardedLines(info, head.host). Undefined when only the
  * text builder can do it: a rewritten target, an absolute-form target, or Connection naming fields to drop.
+ * The result is latin1 text for socket.write: the kept bytes decoded once and sliced, with wharf's lines
+ * after them. Writing a string costs one native call; a buffer built here cost an allocation, a native copy
+ * and a native latin1Write before the write (about 3k instructions against 1k).
  */
-export function copyRequestHead(buf: Buffer, start: number, end: number, head: RequestHead, info: ForwardInfo, forwarded: string): Buffer | undefined {
+export function copyRequestHead(buf: Buffer, start: number, end: number, head: RequestHead, info: ForwardInfo, forwarded: string): string | undefined {
   if (info.target !== undefined || head.absoluteHost !== undefined || namesFields(head.connectionTokens)) return undefined;
   let pos = start;
   while (buf[pos] === 0x0d) pos += 2; // empty lines before the request-line, which the parser skipped
@@ -183,6 +186,11 @@ export function copyRequestHead(buf: Buffer, start: number, end: number, head: R
   let tail = sawHost ? '' : 'Host: ' + head.host + '\r\n';
   if (head.upgrade !== undefined) tail += 'Connection: upgrade\r\nUpgrade: ' + head.upgrade + '\r\n';
   else if (head.versionMinor === 0) tail += 'Connection: keep-alive\r\n';
-  tail += forwarded + 'X-Request-ID: ' + info.requestId + '\r\n';
-  return assemble(buf, ranges, tail, undefined);
+  tail += forwarded + 'X-Request-ID: ' + info.requestId + '\r\n\r\n';
+  const base = ranges[0] as number;
+  const text = decodeLatin1(buf, base, ranges[ranges.length - 1] as number);
+  if (ranges.length === 2) return text + tail;
+  let kept = '';
+  for (let i = 0; i < ranges.length; i += 2) kept += text.slice((ranges[i] as number) - base, (ranges[i + 1] as number) - base);
+  return kept + tail;
 }

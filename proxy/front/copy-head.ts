@@ -46,12 +46,12 @@ function setByWharf(buf: Buffer, at: number, length: number): boolean {
 }
 
 /**
- * Appends to `out` the byte ranges of `buf` to keep, as from, to, from, to, ..., for the field lines from
+ * Appends to `ranges` the byte ranges of `buf` to keep, as from, to, from, to, ..., for the field lines from
  * `lineStart` to the blank line. `names` are the parsed names and values in order (the parser guarantees
  * one CRLF-ended line per field). Adjacent kept lines merge, so a typical head is one or two copies.
  * Returns whether a Host field was seen.
  */
-function keptRanges(buf: Buffer, lineStart: number, names: readonly string[], request: boolean, out: number[]): boolean {
+function keptRanges(buf: Buffer, lineStart: number, names: readonly string[], request: boolean): boolean {
   let pos = lineStart;
   let keepFrom = lineStart;
   let sawHost = false;
@@ -66,28 +66,31 @@ function keptRanges(buf: Buffer, lineStart: number, names: readonly string[], re
     while (buf[end] !== 0x0d) end++;
     end += 2;
     if (drop) {
-      if (pos > keepFrom) addRange(out, keepFrom, pos);
+      if (pos > keepFrom) addRange(keepFrom, pos);
       keepFrom = end;
     }
     pos = end;
   }
-  if (pos > keepFrom) addRange(out, keepFrom, pos);
+  if (pos > keepFrom) addRange(keepFrom, pos);
   return sawHost;
 }
 
 /** Appends [from, to), merged into the last range when they touch. */
-function addRange(out: number[], from: number, to: number): void {
-  if (out.length > 0 && out[out.length - 1] === from) out[out.length - 1] = to;
-  else out.push(from, to);
+function addRange(from: number, to: number): void {
+  if (used > 0 && ranges[used - 1] === from) ranges[used - 1] = to;
+  else {
+    ranges[used++] = from;
+    ranges[used++] = to;
+  }
 }
 
 /** Copies the ranges, then `tail` (latin1), then CRLF, then `body`, into one new buffer. */
-function assemble(buf: Buffer, ranges: readonly number[], tail: string, body: Buffer | undefined): Buffer {
+function assemble(buf: Buffer, tail: string, body: Buffer | undefined): Buffer {
   let size = tail.length + 2 + (body === undefined ? 0 : body.length);
-  for (let i = 0; i < ranges.length; i += 2) size += (ranges[i + 1] as number) - (ranges[i] as number);
+  for (let i = 0; i < used; i += 2) size += (ranges[i + 1] as number) - (ranges[i] as number);
   const out = Buffer.allocUnsafe(size);
   let at = 0;
-  for (let i = 0; i < ranges.length; i += 2) at += buf.copy(out, at, ranges[i] as number, ranges[i + 1] as number);
+  for (let i = 0; i < used; i += 2) at += buf.copy(out, at, ranges[i] as number, ranges[i + 1] as number);
   // latin1Write itself: Buffer#write's argument handling costs more than the copy of a short head tail.
   if (tail.length > 0) at += (out as Latin1Buffer).latin1Write(tail, at);
   out[at++] = 0x0d;
@@ -96,7 +99,12 @@ function assemble(buf: Buffer, ranges: readonly number[], tail: string, body: Bu
   return out;
 }
 
+/**
+ * The ranges of the head being copied: ranges[0, used). Reset by `used = 0`, never by `length = 0`,
+ * which would drop the backing store and make every head grow it again.
+ */
 const ranges: number[] = [];
+let used = 0;
 
 /**
  * The client's copy of a final response head whose bytes are buf[start, end), followed by `body` when given
@@ -109,10 +117,10 @@ export function copyResponseHead(buf: Buffer, start: number, end: number, head: 
   if (head.versionMinor !== 1 || buf[start + 12] !== SP || namesFields(head.connectionTokens)) return undefined;
   let lineEnd = start + 13;
   while (buf[lineEnd] !== 0x0d) lineEnd++;
-  ranges.length = 0;
+  used = 0;
   // The status line goes as received: HTTP/1.1, the code and the reason phrase are what the text builder writes too.
-  ranges.push(start, lineEnd + 2);
-  keptRanges(buf, lineEnd + 2, head.headers, false, ranges);
+  addRange(start, lineEnd + 2);
+  keptRanges(buf, lineEnd + 2, head.headers, false);
   let tail = '';
   if (opts.extraHeaders) for (const [k, v] of Object.entries(opts.extraHeaders)) tail += k + ': ' + v + '\r\n';
   if (opts.close) tail += 'Connection: close\r\n';
@@ -126,18 +134,18 @@ export function copyResponseHead(buf: Buffer, start: number, end: number, head: 
  * were only dropped and the input may be reused, the kept bytes are moved together in place (compact).
  */
 function finish(buf: Buffer, end: number, tail: string, body: Buffer | undefined, reuseInput: boolean): Buffer {
-  const last = ranges.length - 1;
+  const last = used - 1;
   const bodyFollows = body === undefined || (body.buffer === buf.buffer && body.byteOffset === buf.byteOffset + end);
   if (tail.length === 0 && reuseInput && bodyFollows) return compact(buf, end, body === undefined ? 0 : body.length);
   if (tail.length === 0 && ranges[last] === end - 2) {
     ranges[last] = end;
     const from = ranges[0] as number;
-    if (ranges.length === 2 && bodyFollows) return buf.subarray(from, end + (body === undefined ? 0 : body.length));
+    if (used === 2 && bodyFollows) return buf.subarray(from, end + (body === undefined ? 0 : body.length));
     // The blank line is the received one: take the ranges up to it and let assemble end the head.
     ranges[last] = end - 2;
-    return assemble(buf, ranges, '', body);
+    return assemble(buf, '', body);
   }
-  return assemble(buf, ranges, tail, body);
+  return assemble(buf, tail, body);
 }
 
 /**
@@ -147,7 +155,7 @@ function finish(buf: Buffer, end: number, tail: string, body: Buffer | undefined
  */
 function compact(buf: Buffer, end: number, bodyLength: number): Buffer {
   let at = ranges[1] as number;
-  for (let i = 2; i < ranges.length; i += 2) {
+  for (let i = 2; i < used; i += 2) {
     const from = ranges[i] as number;
     const to = ranges[i + 1] as number;
     if (from !== at) buf.copyWithin(at, from, to);
@@ -180,17 +188,17 @@ export function copyRequestHead(buf: Buffer, start: number, end: number, head: R
   while (buf[pos] === 0x0d) pos += 2; // empty lines before the request-line, which the parser skipped
   let lineEnd = pos;
   while (buf[lineEnd] !== 0x0d) lineEnd++;
-  ranges.length = 0;
-  ranges.push(pos, lineEnd + 2);
-  const sawHost = keptRanges(buf, lineEnd + 2, head.headers, true, ranges);
+  used = 0;
+  addRange(pos, lineEnd + 2);
+  const sawHost = keptRanges(buf, lineEnd + 2, head.headers, true);
   let tail = sawHost ? '' : 'Host: ' + head.host + '\r\n';
   if (head.upgrade !== undefined) tail += 'Connection: upgrade\r\nUpgrade: ' + head.upgrade + '\r\n';
   else if (head.versionMinor === 0) tail += 'Connection: keep-alive\r\n';
   tail += forwarded + 'X-Request-ID: ' + info.requestId + '\r\n\r\n';
   const base = ranges[0] as number;
-  const text = decodeLatin1(buf, base, ranges[ranges.length - 1] as number);
-  if (ranges.length === 2) return text + tail;
+  const text = decodeLatin1(buf, base, ranges[used - 1] as number);
+  if (used === 2) return text + tail;
   let kept = '';
-  for (let i = 0; i < ranges.length; i += 2) kept += text.slice((ranges[i] as number) - base, (ranges[i + 1] as number) - base);
+  for (let i = 0; i < used; i += 2) kept += text.slice((ranges[i] as number) - base, (ranges[i + 1] as number) - base);
   return kept + tail;
 }

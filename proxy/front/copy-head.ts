@@ -179,8 +179,8 @@ export function forwardedLines(info: ForwardInfo, host: string): string {
  * writes them. `forwarded` is forwardedLines(info, head.host). Undefined when only the
  * text builder can do it: a rewritten target, an absolute-form target, or Connection naming fields to drop.
  * The result is latin1 text for socket.write: the kept bytes decoded once and sliced, with wharf's lines
- * after them. Writing a string costs one native call; a buffer built here cost an allocation, a native copy
- * and a native latin1Write before the write (about 3k instructions against 1k).
+ * after them. Building a buffer here instead cost an allocation, a native copy and a native latin1Write
+ * (callgrind: 5.2k instructions per request for the copy, against 2.5k plus 1.4k more in the string write).
  */
 export function copyRequestHead(buf: Buffer, start: number, end: number, head: RequestHead, info: ForwardInfo, forwarded: string): string | undefined {
   if (info.target !== undefined || head.absoluteHost !== undefined || namesFields(head.connectionTokens)) return undefined;

@@ -1,4 +1,4 @@
-// Property test of the field-line fast path: on generated and damaged field sections it either steps
+// Property test of the field-line fast path: on random and damaged field sections it either steps
 // aside or returns exactly what the strict byte parser returns, and it never accepts what the strict one rejects.
 
 import assert from 'node:assert/strict';
@@ -48,7 +48,7 @@ function section(rng: Prng): { buf: Buffer; start: number; headEnd: number } | u
 }
 
 describe('field-line fast path', () => {
-  it('agrees with the strict parser on generated field sections, or leaves them to it', () => {
+  it('agrees with the strict parser on random field sections, or leaves them to it', () => {
     const rng = new Prng(SEED);
     let taken = 0;
     let rejected = 0;

@@ -100,3 +100,31 @@ test('pooled backend sockets close after the pool idle timeout, and the sweep st
   await c.closed;
   await eventually(() => FRONT_SWEEP.size === 0);
 });
+
+test('a connection opened after the sweep sat idle longer than the keep-alive limit is not cut at its first tick', { timeout: 20_000 }, async () => {
+  // The sweep's clock stands still while it has no members; a stamp taken before joining would be that old.
+  await eventually(() => FRONT_SWEEP.size === 0);
+  const keepAliveMs = 2_000;
+  const runtime = { pick: () => ({ endpoint: { address: '127.0.0.1', port: portOf(backend), ready: true, terminating: false }, pool }), report: () => {}, readyCount: () => 1, backend: { service: { namespace: 't', name: 'b' } } };
+  const decision = { kind: 'proxy', runtime, connectTimeoutMs: 1000, readTimeoutMs: 5000, sendTimeoutMs: 5000, maxBodyBytes: 0 } as unknown as ProxyDecision;
+  const server = createServer((sock) => new HttpConnection(sock, { decider: { decide: () => decision }, secure: false, events: { response: () => {}, upstreamError: () => {} }, keepAliveTimeoutMs: keepAliveMs, maxConnectAttempts: 1 }));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise((r) => setTimeout(r, keepAliveMs + 500));
+  const socket = connect(portOf(server), '127.0.0.1');
+  try {
+    let reply = '';
+    let closed = false;
+    socket.on('data', (c: Buffer) => (reply += c.toString('latin1')));
+    socket.on('close', () => (closed = true));
+    await new Promise((r) => socket.once('connect', r));
+    // Quiet for two sweep periods, well inside the keep-alive limit.
+    await new Promise((r) => setTimeout(r, 2 * FRONT_SWEEP.periodMs));
+    assert.equal(closed, false);
+    socket.write('GET / HTTP/1.1\r\nHost: t\r\n\r\n');
+    await eventually(() => reply.endsWith('ok') || closed);
+    assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
+  } finally {
+    socket.destroy();
+    await new Promise((r) => server.close(r));
+  }
+});

@@ -67,6 +67,8 @@ export class HttpConnection extends RequestLoop implements UpstreamOwner, Reques
     client.setNoDelay(true);
     // No socket timer: a timer re-armed on every read and write costs more than stamping a time (inactivity-sweep.ts).
     FRONT_SWEEP.add(this);
+    // Stamped after joining: while the sweep has no members its clock stands still, and add() sets it.
+    this.clientActive = FRONT_SWEEP.now;
     client.on('close', () => this.onClientClosed());
     client.on('error', () => this.onClientClosed());
   }

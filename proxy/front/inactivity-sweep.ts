@@ -14,7 +14,10 @@ export interface SweepMember {
  */
 export class InactivitySweep {
   readonly periodMs: number;
-  /** performance.now() at the last tick (or when the first member joined an idle sweep). */
+  /**
+   * performance.now() at the last tick, or when the first member joined an idle sweep. It stands still while
+   * the sweep has no members, so members stamp it only after add().
+   */
   now = performance.now();
   private readonly members = new Set<SweepMember>();
   private timer: ReturnType<typeof setInterval> | undefined;

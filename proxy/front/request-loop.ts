@@ -36,7 +36,6 @@ export abstract class RequestLoop {
 
   constructor(client: Socket) {
     this.client = client;
-    this.clientActive = FRONT_SWEEP.now;
     client.on('data', (chunk: Buffer) => this.onClientData(chunk));
     client.on('end', () => this.onClientEnd());
   }

@@ -151,12 +151,13 @@ export class UpstreamPool implements SweepMember {
     }
     // A timer an HTTP/2 front exchange armed (h2-front-h1.ts) would fire on the idle socket: the sweep decides now.
     if (socket.timeout) socket.setTimeout(0);
-    s[IDLE_SINCE] = FRONT_SWEEP.now;
-    this.idle.push(socket);
+    // Joining first: while the sweep has no members its clock stands still, and add() sets it.
     if (!this.swept) {
       this.swept = true;
       FRONT_SWEEP.add(this);
     }
+    s[IDLE_SINCE] = FRONT_SWEEP.now;
+    this.idle.push(socket);
   }
 
   /** Closes the sockets idle longer than the idle timeout; they are the oldest, at the front of the list. */

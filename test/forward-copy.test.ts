@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { parseRequestHead } from '../proxy/http1/request-head.ts';
 import { parseResponseHead } from '../proxy/http1/response-head.ts';
 import { DEFAULT_HEAD_LIMITS, type RequestHead, type ResponseHead } from '../proxy/http1/types.ts';
-import { connectionForwardedLines, copyRequestHead, copyResponseHead } from '../proxy/front/copy-head.ts';
+import { copyRequestHead, copyResponseHead, forwardedLines } from '../proxy/front/copy-head.ts';
 import { buildClientResponseHead, buildUpstreamRequestHead, type ForwardInfo, type ResponseForwardOptions } from '../proxy/front/forward-head.ts';
 
 function request(raw: string): { buf: Buffer; head: RequestHead; end: number } {
@@ -49,17 +49,19 @@ const REQUESTS = [
   'GET / HTTP/1.1\r\nHost: a.test\r\nX-Empty:\r\nX-Ows:   padded value  \r\n\r\n',
   'DELETE /only-dropped HTTP/1.1\r\nConnection: keep-alive\r\nHost: a.test\r\n\r\n',
   'GET / HTTP/1.1\r\nHost:\ta.test \t\r\nX-T:\t\t\r\nX-Forwarded-For:  1.2.3.4 \r\nConnection: close\r\nAccept:\t*/*\r\n\r\n',
+  // Ranges longer than the byte loop's limit go through Buffer#copy.
+  `GET /${'p'.repeat(200)} HTTP/1.1\r\nHost: a.test\r\nCookie: ${'c'.repeat(300)}\r\nConnection: keep-alive\r\nAccept: */*\r\n\r\n`,
 ];
 
 test('request heads: the copy equals the text builder, byte for byte', () => {
   for (const raw of REQUESTS) {
     const { buf, head, end } = request(raw);
     for (const info of [INFO, { ...INFO, secure: true, clientAddress: '::1' }]) {
-      const copied = copyRequestHead(buf, 0, end, head, info, connectionForwardedLines(info));
+      const copied = copyRequestHead(buf, 0, end, head, info, forwardedLines(info, head.host));
       assert.ok(copied !== undefined, raw);
       // Field lines go as received, so optional whitespace around a value stays; the builder writes one SP.
-      assert.equal(canonical(copied.toString('latin1')), canonical(buildUpstreamRequestHead(head, info)), raw);
-      if (!/:[ \t]{2}|[ \t]\r\n|:\r\n/.test(raw)) assert.equal(copied.toString('latin1'), buildUpstreamRequestHead(head, info), raw);
+      assert.equal(canonical(copied), canonical(buildUpstreamRequestHead(head, info)), raw);
+      if (!/:[ \t]{2}|[ \t]\r\n|:\r\n/.test(raw)) assert.equal(copied, buildUpstreamRequestHead(head, info), raw);
     }
   }
 });
@@ -100,6 +102,19 @@ test('response heads: the copy equals the text builder, byte for byte, with and 
       const withBody = Buffer.concat([buf, Buffer.from('abc')]);
       assert.equal(copyResponseHead(withBody, 0, end, head, opts, withBody.subarray(end))?.toString('latin1'), `${text}abc`, raw);
       assert.equal(copyResponseHead(buf, 0, end, head, opts, Buffer.from('xyz'))?.toString('latin1'), `${text}xyz`, raw);
+      const large = 'b'.repeat(1000);
+      assert.equal(copyResponseHead(buf, 0, end, head, opts, Buffer.from(large))?.toString('latin1'), `${text}${large}`, raw);
+      // In place: the head's own bytes (and a body right behind them) are moved together; a separate body is copied.
+      const own = Buffer.concat([buf, Buffer.from('abc')]);
+      assert.equal(copyResponseHead(own, 0, end, head, opts, own.subarray(end), true)?.toString('latin1'), `${text}abc`, raw);
+      const alone = Buffer.from(buf);
+      assert.equal(copyResponseHead(alone, 0, end, head, opts, undefined, true)?.toString('latin1'), text, raw);
+      const apart = Buffer.concat([buf, Buffer.from('abc')]);
+      assert.equal(copyResponseHead(apart, 0, end, head, opts, Buffer.from('xyz'), true)?.toString('latin1'), `${text}xyz`, raw);
+      assert.equal(apart.subarray(end).toString('latin1'), 'abc', raw);
+      const before = Buffer.concat([buf, Buffer.from('abc')]);
+      assert.equal(copyResponseHead(before, 0, end, head, opts, undefined, true)?.toString('latin1'), text, raw);
+      assert.equal(before.subarray(end).toString('latin1'), 'abc', raw);
     }
   }
 });

@@ -2,6 +2,10 @@
 # User-space instructions per proxied request, under valgrind's callgrind: deterministic where req/s on a
 # shared machine is not. Starts an nginx backend (core 1) and wharf from <repo> under callgrind (core 0),
 # warms up uninstrumented, then counts <count> requests. Kernel work (the syscalls) is not counted.
+# wharf's heap flags are given on the command line: `wharf serve` would otherwise re-execute itself with
+# them (bin/wharf.js), and the new image would run outside valgrind.
+# With CALLGRIND_KEEP=<dir>, node also writes its JIT symbol map (--perf-basic-prof) and the counted dump
+# plus the map are copied there; `node bench/http/callgrind-names.ts <dir>` then lists functions by name.
 # Usage: bench/http/callgrind.sh <wharf repo dir> [path=/small] [warm-up=30000] [count=4000] [connections=64]
 set -euo pipefail
 REPO=$(cd "$1" && pwd); P=${2:-/small}; WARM=${3:-30000}; N=${4:-4000}; C=${5:-64}
@@ -23,7 +27,7 @@ for (const [f, y] of Object.entries(wharfManifests($BACKEND))) writeFileSync('$D
 taskset -c 1 nginx -p "$DIR" -c "$DIR/nginx.conf" -e "$DIR/error.log" &
 cd "$REPO"
 taskset -c 0 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$DIR/cg.out" --smc-check=all-non-file \
-  "$NODE" bin/wharf.js serve --manifests "$DIR" --bind 127.0.0.1 --admin-bind 127.0.0.1 \
+  "$NODE" ${CALLGRIND_KEEP:+--perf-basic-prof} --max-semi-space-size=8 --heap-growing-percent=50 bin/wharf.js serve --manifests "$DIR" --bind 127.0.0.1 --admin-bind 127.0.0.1 \
   --http-port "$HTTP" --https-port "$HTTPS" --admin-port "$ADMIN" --log-level warn > "$DIR/valgrind.log" 2>&1 &
 VP=$!
 for _ in $(seq 1 180); do curl -s -m 5 -o /dev/null -H 'Host: bench.test' "http://127.0.0.1:$HTTP$P" && break; sleep 1; done
@@ -34,8 +38,12 @@ callgrind_control -i on "$VP" > /dev/null; curl -s -m 30 -o /dev/null -H 'Host: 
 callgrind_control -z "$VP" > /dev/null; curl -s -m 30 -o /dev/null -H 'Host: bench.test' "http://127.0.0.1:$HTTP$P"; sleep 1
 taskset -c 1 "$NODE" "$LOAD" "$HTTP" "$P" "$N" "$C"
 callgrind_control -d "$VP" > /dev/null
-kill "$VP"; wait "$VP" 2>/dev/null || true; VP=
+VPID=$VP; kill "$VP"; wait "$VP" 2>/dev/null || true; VP=
 OUT="$DIR/cg.out.1" # the requested dump; cg.out itself is what ran after it, up to the exit
+if [ -n "${CALLGRIND_KEEP:-}" ]; then
+  mkdir -p "$CALLGRIND_KEEP"; cp "$OUT" "$CALLGRIND_KEEP/cg.out"; cp "/tmp/perf-$VPID.map" "$CALLGRIND_KEEP/perf.map" 2>/dev/null || true
+  echo "$N" > "$CALLGRIND_KEEP/requests"
+fi
 # Background compilation (TurboFan) still running after the warm-up is reported apart: it is not per-request work.
 callgrind_annotate --inclusive=no --threshold=100 "$OUT" 2>/dev/null | awk -v n="$N" '
   /^ *[0-9,]+ +\( *[0-9.]+%\)/ { v = $1; gsub(",", "", v); if ($0 ~ /PROGRAM TOTALS/) next; total += v; if ($0 ~ /v8::internal::compiler|maglev|turboshaft/) comp += v }

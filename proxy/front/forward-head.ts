@@ -31,6 +31,12 @@ export function fieldTokens(tokens: readonly string[]): readonly string[] {
   return tokens.length === 0 ? tokens : tokens.filter((t) => t !== 'close' && t !== 'keep-alive' && t !== 'upgrade');
 }
 
+/** Whether fieldTokens(tokens) is non-empty, without building it (asked once per forwarded head). */
+export function namesFields(tokens: readonly string[]): boolean {
+  for (const t of tokens) if (t !== 'close' && t !== 'keep-alive' && t !== 'upgrade') return true;
+  return false;
+}
+
 /** The request head for the upstream, as latin1 text ready to write. */
 export function buildUpstreamRequestHead(head: RequestHead, info: ForwardInfo): string {
   const tokens = fieldTokens(head.connectionTokens);

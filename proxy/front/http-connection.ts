@@ -1,19 +1,20 @@
-// One client connection of the HTTP/1.1 front end: parses request heads, asks the Decider where each
-// goes, gets a pooled upstream socket, and decides what every failure means; the relays move the bytes.
+// One client connection of the HTTP/1.1 front end: asks the Decider where each request (read by
+// request-loop.ts) goes, gets a pooled upstream socket, and decides what every failure means; relays move bytes.
 import type { Socket } from 'node:net';
-import { parseRequestHead } from '../http1/request-head.ts';
-import { STATUS_REASONS } from '../http1/serialize.ts';
-import { DEFAULT_HEAD_LIMITS, type RequestHead, type ResponseHead } from '../http1/types.ts';
+import type { RequestHead, ResponseHead } from '../http1/types.ts';
 import type { PickedEndpoint } from '../upstream/backend-runtime.ts';
 import type { H2Upstreams } from '../upstream/h2/upstreams.ts';
 import type { ConnectResult, UpstreamOwner } from '../upstream/pool.ts';
 import type { ClientAddress } from './client-address.ts';
 import type { Decider, ProxyDecision } from './decision.ts';
-import { connectionForwardedLines, copyRequestHead } from './copy-head.ts';
+import { copyRequestHead, forwardedLines } from './copy-head.ts';
+import { connectFailureAnswer, pickEndpoint, retryAfterConnectFailure } from './exchange-steps.ts';
 import { buildUpstreamRequestHead, localResponse, type ForwardInfo } from './forward-head.ts';
 import { MAX_UNSENT_BYTES } from './limits.ts';
 import { H2Exchange, type H2ExchangeEnd } from './h2-relay.ts';
+import { FRONT_SWEEP, type SweepMember } from './inactivity-sweep.ts';
 import { requestIdFor } from './request-id.ts';
+import { RequestLoop } from './request-loop.ts';
 import { RequestRelay, type RequestRelayOwner } from './request-relay.ts';
 import { ResponseRelay, type ResponseRelayOwner } from './response-relay.ts';
 import { openTunnel } from './tunnel.ts';
@@ -27,7 +28,7 @@ export interface ConnectionOptions {
   decider: Decider;
   secure: boolean;
   events: ConnectionEvents;
-  /** Inactivity limit of a client connection between and within request heads (socket idle timeout). */
+  /** Inactivity limit of a client connection between and within request heads (checked by FRONT_SWEEP). */
   keepAliveTimeoutMs: number;
   /** How many endpoints a request may try when connecting fails. */
   maxConnectAttempts: number;
@@ -36,24 +37,13 @@ export interface ConnectionOptions {
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-const MAX_PIPELINED_BYTES = 64 * 1024;
-/** What a closing connection still reads (and discards) from a client that keeps sending, before it is cut. */
-const MAX_LINGER_BYTES = 1024 * 1024;
 
-export class HttpConnection implements UpstreamOwner, RequestRelayOwner, ResponseRelayOwner {
-  private readonly client: Socket;
+/** The exchange side of a client connection; request-loop.ts reads the requests and hands them over one at a time. */
+export class HttpConnection extends RequestLoop implements UpstreamOwner, RequestRelayOwner, ResponseRelayOwner, SweepMember {
   private readonly opts: ConnectionOptions;
-  private pending: Buffer | undefined;
-  private scanFrom = 0;
-  private closed = false;
-
-  // The exchange in progress, one at a time; requests pipelined behind it wait in `pending`.
-  private head: RequestHead | undefined;
-  /** The request head as received: headBytes[0, headEnd), possibly after empty lines the parser skipped. */
-  private headBytes: Buffer | undefined;
-  private headEnd = 0;
-  /** The X-Forwarded-For/-Proto and X-Real-IP lines, the same for every request on this connection. */
+  /** The X-Forwarded-* and X-Real-IP lines for requests to `forwardedHost`, kept while the client stays on that host. */
   private forwardedLines: string | undefined;
+  private forwardedHost: string | undefined;
   private decision: ProxyDecision | undefined;
   private picked: PickedEndpoint | undefined;
   private upstream: Socket | undefined;
@@ -63,103 +53,47 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
   private readonly request: RequestRelay;
   private readonly relay: ResponseRelay;
   private clientClose = false;
-  private clientEnded = false;
   /** When the request head went upstream; the time to the response head feeds the balancer. */
   private sentAt = 0;
   /** Bumped for every connect attempt and exchange reset, so a late connect result for an old attempt is recognised. */
   private attemptSeq = 0;
   /** The one stale-socket retry an exchange may use. */
   private retriedStale = false;
-  /** True while processPending's loop runs: answers written inside it must not re-enter it. */
-  private looping = false;
-  private waitingForDrain = false;
-  private lingered = 0;
   /** An exchange relayed to an HTTP/2 backend (h2-relay.ts); while it runs, client events go to it. */
   private h2: H2Exchange | undefined;
 
   constructor(client: Socket, opts: ConnectionOptions) {
-    this.client = client;
+    super(client);
     this.opts = opts;
     this.request = new RequestRelay(client, this);
     this.relay = new ResponseRelay(client, this);
     client.setNoDelay(true);
-    client.setTimeout(opts.keepAliveTimeoutMs, () => this.onClientTimeout());
-    client.on('data', (chunk: Buffer) => this.onClientData(chunk));
-    client.on('end', () => this.onClientEnd());
+    // No socket timer: a timer re-armed on every read and write costs more than stamping a time (inactivity-sweep.ts).
+    FRONT_SWEEP.add(this);
+    // Stamped after joining: while the sweep has no members its clock stands still, and add() sets it.
+    this.clientActive = FRONT_SWEEP.now;
     client.on('close', () => this.onClientClosed());
     client.on('error', () => this.onClientClosed());
   }
 
-  private onClientData(chunk: Buffer): void {
-    if (this.closed) {
-      // The answer is out and the connection is ending; what the client still sends is read and dropped, up to a bound.
-      this.lingered += chunk.length;
-      if (this.lingered > MAX_LINGER_BYTES) this.client.destroy();
-      return;
+  protected exchangeData(chunk: Buffer): Buffer | undefined {
+    if (this.h2 !== undefined) {
+      this.h2.onClientData(chunk);
+      return undefined;
     }
-    if (this.h2 !== undefined) return this.h2.onClientData(chunk);
-    if (this.head !== undefined && !this.request.done) {
-      const rest = this.request.take(chunk);
-      if (rest === undefined || rest.length === 0) return;
-      chunk = rest;
-    }
-    this.pending = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
-    if (this.head === undefined) this.processPending();
-    else if (this.pending.length > MAX_PIPELINED_BYTES) this.client.pause();
+    if (this.request.done) return chunk;
+    const rest = this.request.take(chunk);
+    return rest === undefined || rest.length === 0 ? undefined : rest;
   }
 
-  /**
-   * Starts the buffered requests one after another. A loop, not recursion: answers wharf writes itself
-   * complete synchronously, and thousands of pipelined ones must not grow the stack. It stops while the
-   * client is not reading its answers, so pipelining cannot make wharf buffer without bound.
-   */
-  private processPending(): void {
-    if (this.looping) return;
-    this.looping = true;
-    try {
-      while (this.head === undefined && !this.closed && this.pending !== undefined) {
-        if (this.client.writableLength > MAX_UNSENT_BYTES) {
-          this.waitForClientDrain();
-          return;
-        }
-        const buf = this.pending;
-        const r = parseRequestHead(buf, 0, DEFAULT_HEAD_LIMITS, this.scanFrom);
-        if (r.kind === 'incomplete') {
-          this.scanFrom = r.resumeAt;
-          // A partial head after the client's FIN can never complete.
-          if (this.clientEnded) this.pending = undefined;
-          break;
-        }
-        this.scanFrom = 0;
-        if (r.kind === 'error') {
-          this.pending = undefined;
-          this.respondAndClose(r.status, reasonPhrase(r.status), `${r.reason}\n`);
-          return;
-        }
-        this.pending = r.end < buf.length ? buf.subarray(r.end) : undefined;
-        this.headBytes = buf;
-        this.headEnd = r.end;
-        this.startExchange(r.head);
-      }
-    } finally {
-      this.looping = false;
-    }
-    this.endIfDrained();
+  protected exchangeClientEnd(): void {
+    if (this.h2 !== undefined) return this.h2.onClientEnd();
+    // FIN in the middle of a body: the request can never complete; the backend is not at fault.
+    if (!this.request.done) this.destroyBoth(false);
+    // A client that half-closes after its request still gets the answer, then the connection ends.
   }
 
-  private waitForClientDrain(): void {
-    this.client.pause();
-    if (this.waitingForDrain) return;
-    this.waitingForDrain = true;
-    this.client.once('drain', () => {
-      this.waitingForDrain = false;
-      if (this.closed) return;
-      this.client.resume();
-      this.processPending();
-    });
-  }
-
-  private startExchange(head: RequestHead): void {
+  protected startExchange(head: RequestHead): void {
     this.head = head;
     this.clientClose = !head.keepAlive;
     if (head.method === 'CONNECT') {
@@ -221,11 +155,8 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
 
   private connectUpstream(exclude: PickedEndpoint['pool'] | undefined): void {
     const decision = this.decision as ProxyDecision;
-    const picked = decision.runtime.pick(exclude, decision.pickContext);
-    if (picked === undefined) {
-      this.failRequest(503, 'Service Unavailable', exclude ? 'no other endpoint left to try\n' : `no ready endpoint for ${decision.runtime.backend.service.namespace}/${decision.runtime.backend.service.name}\n`);
-      return;
-    }
+    const picked = pickEndpoint(decision, exclude);
+    if (typeof picked === 'string') return this.failRequest(503, 'Service Unavailable', picked);
     this.picked = picked;
     this.attempts++;
     const attempt = ++this.attemptSeq;
@@ -248,13 +179,9 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
   private onUpstreamConnected(r: ConnectResult): void {
     const picked = this.picked as PickedEndpoint;
     if ('error' in r) {
-      this.opts.events.upstreamError(r.reason);
-      (this.decision as ProxyDecision).runtime.report(picked, 'connectFailed', 0);
-      // Nothing reached the backend, so trying another endpoint is safe for any method.
-      const another = this.attempts < this.opts.maxConnectAttempts && (this.decision as ProxyDecision).runtime.readyCount() > 1;
-      if (!this.closed && another) this.connectUpstream(picked.pool);
-      else this.failRequest(r.reason === 'timeout' ? 504 : 502, r.reason === 'timeout' ? 'Gateway Timeout' : 'Bad Gateway', `could not connect to the backend: ${r.error.message}\n`);
-      return;
+      if (retryAfterConnectFailure(this.opts, this.decision as ProxyDecision, picked, r, this.attempts) && !this.closed) return this.connectUpstream(picked.pool);
+      const answer = connectFailureAnswer(r);
+      return this.failRequest(answer.status, answer.status === 504 ? 'Gateway Timeout' : 'Bad Gateway', answer.body);
     }
     const up = r.socket;
     this.upstream = up;
@@ -269,7 +196,10 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
       requestId: requestIdFor(head.headers),
       target: decision.target,
     };
-    this.forwardedLines ??= connectionForwardedLines(info);
+    if (this.forwardedHost !== head.host || this.forwardedLines === undefined) {
+      this.forwardedHost = head.host;
+      this.forwardedLines = forwardedLines(info, head.host);
+    }
     const text = copyRequestHead(this.headBytes as Buffer, 0, this.headEnd, head, info, this.forwardedLines) ?? buildUpstreamRequestHead(head, info);
     this.relay.begin(up, { method: head.method, versionMinor: head.versionMinor, upgradeAsked: head.upgrade !== undefined, extraHeaders: this.responseHeaders() });
     this.sentAt = performance.now();
@@ -278,6 +208,7 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
   }
 
   onUpstreamData(chunk: Buffer): void {
+    this.request.upstreamActive = FRONT_SWEEP.now;
     this.relay.push(chunk);
   }
 
@@ -327,6 +258,7 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
     (this.decision as ProxyDecision).runtime.report(this.picked as PickedEndpoint, 'ok', performance.now() - this.sentAt);
     this.opts.events.response(101);
     this.detachUpstream();
+    FRONT_SWEEP.delete(this);
     // From here on the connection is a byte pipe; the pool never sees this socket again.
     (this.picked as PickedEndpoint).pool.detach(up);
     this.closed = true;
@@ -430,11 +362,13 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
     this.processPending();
   }
 
-  private respondAndClose(status: number, reason: string, body: string): void {
+  protected respondAndClose(status: number, reason: string, body: string): void {
     this.writeLocal(status, reason, body, true);
   }
 
   private resetExchange(): void {
+    // The idle deadline counts from the end of the last exchange, as a socket timer refreshed by its writes did.
+    this.clientActive = FRONT_SWEEP.now;
     this.head = undefined;
     this.headBytes = undefined;
     this.decision = undefined;
@@ -451,31 +385,17 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
     this.client.destroy();
   }
 
-  private onClientTimeout(): void {
-    if (this.head === undefined) this.client.destroy();
-  }
-
-  private onClientEnd(): void {
-    this.clientEnded = true;
-    if (this.h2 !== undefined) return this.h2.onClientEnd();
-    if (this.head !== undefined && !this.request.done) {
-      // FIN in the middle of a body: the request can never complete; the backend is not at fault.
-      this.destroyBoth(false);
+  /** FRONT_SWEEP's check: the client idle (or stuck in a head) too long, or the upstream silent too long. */
+  sweep(): void {
+    if (this.head === undefined) {
+      if (FRONT_SWEEP.expired(this.clientActive, this.opts.keepAliveTimeoutMs)) this.client.destroy();
       return;
     }
-    // A client that half-closes after its request still gets the answer, then the connection ends.
-    if (this.head === undefined) this.processPending();
-  }
-
-  /** After the client's FIN, answer what it pipelined before it, then end. */
-  private endIfDrained(): void {
-    if (!this.clientEnded || this.head !== undefined || this.closed) return;
-    if (this.pending !== undefined) return;
-    this.closed = true;
-    this.client.end();
+    if (this.upstream !== undefined && this.request.upstreamExpired(FRONT_SWEEP)) this.onUpstreamTimeout();
   }
 
   private onClientClosed(): void {
+    FRONT_SWEEP.delete(this);
     this.h2?.onClientClosed();
     if (this.closed && this.upstream === undefined) return;
     this.closed = true;
@@ -483,6 +403,3 @@ export class HttpConnection implements UpstreamOwner, RequestRelayOwner, Respons
   }
 }
 
-function reasonPhrase(status: number): string {
-  return STATUS_REASONS[status] ?? 'Error';
-}

@@ -3,6 +3,7 @@
 import type { Socket } from 'node:net';
 import { ChunkedScanner } from '../http1/chunked.ts';
 import type { RequestHead } from '../http1/types.ts';
+import { FRONT_SWEEP, type InactivitySweep } from './inactivity-sweep.ts';
 import { MAX_UNSENT_BYTES } from './limits.ts';
 
 /** Body bytes that may wait for the upstream connect before the client is no longer read. */
@@ -35,6 +36,8 @@ export class RequestRelay {
   private upstreamDrain: (() => void) | undefined;
   /** The whole request (head and body) is read from the client. */
   done = false;
+  /** FRONT_SWEEP's clock at the last byte to or from the upstream socket (the connection stamps what it reads). */
+  upstreamActive = 0;
 
   constructor(client: Socket, owner: RequestRelayOwner) {
     this.client = client;
@@ -51,15 +54,12 @@ export class RequestRelay {
   }
 
   /**
-   * The upstream socket is ready: arms its inactivity timer for the phase the request is in, then sends
-   * the head and whatever body bytes already arrived, together.
+   * The upstream socket is ready: its inactivity deadline starts now (see upstreamExpired), and the head
+   * and whatever body bytes already arrived go out together.
    */
   attach(up: Socket, head: Buffer | string): void {
     this.upstream = up;
-    const rules = this.rules as BodyRules;
-    // One inactivity timer per socket: the send limit while the body goes up, then the read limit.
-    const limit = this.done ? rules.readTimeoutMs : rules.sendTimeoutMs;
-    if (up.timeout !== limit) up.setTimeout(limit);
+    this.upstreamActive = FRONT_SWEEP.now;
     const queued = this.queued;
     if (queued.length === 0) {
       up.write(head, 'latin1');
@@ -108,7 +108,6 @@ export class RequestRelay {
       this.remaining -= n;
       if (this.remaining === 0) this.done = true;
     }
-    if (this.done) this.bodySent();
     // Chunked framing is not payload: the limit counts what the chunks carry.
     this.bodyBytes = this.scanner !== undefined ? this.scanner.dataBytes : this.bodyBytes + body.length;
     const limit = this.rules?.maxBodyBytes ?? 0;
@@ -120,15 +119,19 @@ export class RequestRelay {
     return rest;
   }
 
-  /** The last body byte is on its way: from now on the backend is waiting to answer, not to read. */
-  private bodySent(): void {
-    const up = this.upstream;
-    const limit = this.rules?.readTimeoutMs;
-    if (up !== undefined && limit !== undefined && up.timeout !== limit) up.setTimeout(limit);
+  /**
+   * The upstream socket has been silent too long: the send limit applies while the body goes up, the read
+   * limit once the last body byte is on its way (the backend is then waiting to answer, not to read).
+   */
+  upstreamExpired(sweep: InactivitySweep): boolean {
+    const rules = this.rules;
+    if (this.upstream === undefined || rules === undefined) return false;
+    return sweep.expired(this.upstreamActive, this.done ? rules.readTimeoutMs : rules.sendTimeoutMs);
   }
 
   private send(body: Buffer): void {
     const up = this.upstream;
+    this.upstreamActive = FRONT_SWEEP.now;
     if (up === undefined) {
       this.queued.push(body);
       // Bound what waits for the connect: stop reading the client until the upstream is there.

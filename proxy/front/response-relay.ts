@@ -135,18 +135,19 @@ export class ResponseRelay {
     this.scanner = res.bodyKind === 'chunked' ? new ChunkedScanner() : undefined;
     const client = this.client;
     if (res.bodyKind === 'none' || (res.bodyKind === 'length' && this.remaining === 0)) {
-      client.write(copyResponseHead(buf, 0, end, res, opts) ?? Buffer.from(buildClientResponseHead(res, opts), 'latin1'));
+      client.write(copyResponseHead(buf, 0, end, res, opts, undefined, true) ?? Buffer.from(buildClientResponseHead(res, opts), 'latin1'));
       this.owner.responseComplete(rest === undefined);
       return;
     }
     if (rest !== undefined && res.bodyKind === 'length' && rest.length === this.remaining && rest.length <= SMALL_BODY_BYTES) {
       // The whole small answer arrived with its head: one buffer, one plain write (no writev path).
       this.remaining = 0;
-      client.write(copyResponseHead(buf, 0, end, res, opts, rest) ?? joined(buildClientResponseHead(res, opts), rest));
+      client.write(copyResponseHead(buf, 0, end, res, opts, rest, true) ?? joined(buildClientResponseHead(res, opts), rest));
       this.owner.responseComplete(true);
       return;
     }
-    const head = copyResponseHead(buf, 0, end, res, opts) ?? Buffer.from(buildClientResponseHead(res, opts), 'latin1');
+    // The head's bytes are ours to rearrange; `rest` (after `end`) is left as it is.
+    const head = copyResponseHead(buf, 0, end, res, opts, undefined, true) ?? Buffer.from(buildClientResponseHead(res, opts), 'latin1');
     if (rest === undefined) {
       client.write(head);
       return;

@@ -50,21 +50,8 @@ function parseContentLength(buf: Buffer, start: number, end: number): number {
   return value > MAX_CONTENT_LENGTH ? -2 : value;
 }
 
-/**
- * Parses field lines from buf[start] up to the blank line that ends the head at `headEnd` (just past CRLFCRLF).
- * Bytes are scanned in `buf` (indexing a Buffer is several times faster than charCodeAt); strings are
- * sliced from `text`, the head decoded once, which starts at buf offset `textBase`.
- * Only CRLF ends a line: a bare CR or LF, obs-fold, CTLs in values and non-tchar names are errors.
- */
-export function parseFieldLines(
-  buf: Buffer,
-  start: number,
-  headEnd: number,
-  text: string,
-  textBase: number,
-  maxCount: number,
-): FieldSummary | FieldError {
-  const summary: FieldSummary = {
+function emptySummary(): FieldSummary {
+  return {
     headers: [],
     contentLength: undefined,
     transferEncoding: undefined,
@@ -74,6 +61,87 @@ export function parseFieldLines(
     upgrade: undefined,
     expect: undefined,
   };
+}
+
+/**
+ * Parses field lines from buf[start] up to the blank line that ends the head at `headEnd` (just past CRLFCRLF).
+ * Bytes are scanned in `buf` (indexing a Buffer is several times faster than charCodeAt); strings are
+ * sliced from `text`, the head decoded once, which starts at buf offset `textBase`.
+ * Only CRLF ends a line: a bare CR or LF, obs-fold, CTLs in values and non-tchar names are errors.
+ * The common shape goes through a fast path; whatever it does not take is judged by the strict parser.
+ */
+export function parseFieldLines(
+  buf: Buffer,
+  start: number,
+  headEnd: number,
+  text: string,
+  textBase: number,
+  maxCount: number,
+): FieldSummary | FieldError {
+  return parseCommonFieldLines(buf, start, headEnd, text, textBase, maxCount) ?? parseFieldLinesStrictly(buf, start, headEnd, text, textBase, maxCount);
+}
+
+/**
+ * The fast path: lines of a token name, ':', optional SP/HTAB, a value of visible ASCII in runs separated
+ * by SP/HTAB, CRLF. Anything else (obs-text, a control character, a bare CR or LF, folding, too many
+ * fields, a field noteField refuses) returns undefined, and the strict parser decides, so the fast path
+ * only ever accepts what the strict one accepts, with the same result (test/http1-fields-fast.test.ts).
+ * Byte values are literals: an imported constant costs a cell load and a hole check on every byte.
+ */
+export function parseCommonFieldLines(
+  buf: Buffer,
+  start: number,
+  headEnd: number,
+  text: string,
+  textBase: number,
+  maxCount: number,
+): FieldSummary | undefined {
+  const summary = emptySummary();
+  const headers = summary.headers;
+  const tchar = TCHAR;
+  const blankLine = headEnd - 2;
+  let count = 0;
+  let pos = start;
+  while (pos < blankLine) {
+    const nameStart = pos;
+    let code = buf[pos] as number;
+    while (tchar[code] === 1) code = buf[++pos] as number;
+    const nameEnd = pos;
+    if (code !== 0x3a || nameEnd === nameStart) return undefined;
+    code = buf[++pos] as number;
+    while (code === 0x20 || code === 0x09) code = buf[++pos] as number;
+    const valueStart = pos;
+    let valueEnd: number;
+    // Visible characters, then either the line's end or whitespace that more visible characters must follow.
+    for (;;) {
+      while (code > 0x20 && code < 0x7f) code = buf[++pos] as number;
+      valueEnd = pos;
+      if (code !== 0x20 && code !== 0x09) break;
+      do code = buf[++pos] as number;
+      while (code === 0x20 || code === 0x09);
+      if (!(code > 0x20 && code < 0x7f)) break;
+    }
+    // The head ends in CRLFCRLF, so every loop above stops at a CR by the blank line at the latest.
+    if (code !== 0x0d || buf[pos + 1] !== 0x0a) return undefined;
+    pos += 2;
+    if (++count > maxCount) return undefined;
+    const value = text.slice(valueStart - textBase, valueEnd - textBase);
+    headers.push(text.slice(nameStart - textBase, nameEnd - textBase), value);
+    if (noteField(summary, buf, nameStart, nameEnd - nameStart, valueStart, valueEnd, value) !== undefined) return undefined;
+  }
+  return summary;
+}
+
+/** The byte-by-byte parser that names every error; the reference the fast path is tested against. */
+export function parseFieldLinesStrictly(
+  buf: Buffer,
+  start: number,
+  headEnd: number,
+  text: string,
+  textBase: number,
+  maxCount: number,
+): FieldSummary | FieldError {
+  const summary = emptySummary();
   const headers = summary.headers;
   // Local copies: imported bindings are re-checked on every access inside the byte loops.
   const tchar = TCHAR;

@@ -4,7 +4,7 @@
 import { CR, LF, SP, TARGET_CHAR, TCHAR, decodeLatin1 } from './chars.ts';
 import { parseFieldLines } from './fields.ts';
 import { connectionTokensOf, judgeTransferEncoding, persists } from './framing.ts';
-import { findHeadEnd, hasBareLf } from './head-end.ts';
+import { findHeadEnd, findHeadEndInText, hasBareLf, shortHeadText } from './head-end.ts';
 import { isValidAuthority, splitTarget } from './target.ts';
 import { DEFAULT_HEAD_LIMITS } from './types.ts';
 import type { HeadError, HeadLimits, RequestErrorStatus, RequestHead, RequestHeadResult } from './types.ts';
@@ -39,14 +39,15 @@ export function parseRequestHead(
     if (skipped === MAX_LEADING_EMPTY_LINES) return reject(400, 'too many empty lines before the request-line');
     headStart += 2;
   }
-  const end = findHeadEnd(buf, headStart, scanFrom);
+  const text = shortHeadText(buf, headStart);
+  const end = text === undefined ? findHeadEnd(buf, headStart, scanFrom) : findHeadEndInText(text, headStart, scanFrom);
   if (end === -1) {
     if (buf.length - offset > limits.maxHeadBytes) return reject(431, 'request head too large');
     if (hasBareLf(buf, headStart, scanFrom)) return reject(400, 'bare LF in head');
     return { kind: 'incomplete', resumeAt: buf.length };
   }
   if (end - offset > limits.maxHeadBytes) return reject(431, 'request head too large');
-  const result = parseCompleteHead(buf, headStart, end, limits);
+  const result = parseCompleteHead(buf, headStart, end, limits, text);
   if ('kind' in result) return result;
   return { kind: 'head', head: result, end };
 }
@@ -72,15 +73,19 @@ function requestLineProblem(code: number, fallback: string): string {
 }
 
 /** buf[start, end) is the whole head, request-line through the blank line; it is scanned as bytes. */
-function parseCompleteHead(buf: Buffer, start: number, end: number, limits: HeadLimits): RequestHead | HeadError<RequestErrorStatus> {
+/** `decoded` is buf[start, ...) as text when the caller already decoded it (it may run past `end`). */
+function parseCompleteHead(buf: Buffer, start: number, end: number, limits: HeadLimits, decoded: string | undefined): RequestHead | HeadError<RequestErrorStatus> {
+  // Local copies: imported bindings are re-checked on every access inside the byte loops.
+  const tchar = TCHAR;
+  const targetChar = TARGET_CHAR;
   let pos = start;
-  while (TCHAR[buf[pos] as number] === 1) pos++;
+  while (tchar[buf[pos] as number] === 1) pos++;
   const methodEnd = pos;
   if (methodEnd === start || buf[pos] !== SP) {
     return reject(400, methodEnd === start ? 'invalid method' : requestLineProblem(buf[pos] as number, 'invalid method'));
   }
   const targetStart = ++pos;
-  while (TARGET_CHAR[buf[pos] as number] === 1) pos++;
+  while (targetChar[buf[pos] as number] === 1) pos++;
   const targetEnd = pos;
   if (targetEnd - targetStart > limits.maxTargetLength) return reject(414, 'request-target too long');
   if (buf[pos] !== SP || targetEnd === targetStart) {
@@ -101,7 +106,7 @@ function parseCompleteHead(buf: Buffer, start: number, end: number, limits: Head
   if (buf[versionStart + 9] !== LF) return reject(400, 'bare CR in head');
 
   // One native decode for the whole head; every string below is a slice of it.
-  const text = decodeLatin1(buf, start, end);
+  const text = decoded ?? decodeLatin1(buf, start, end);
   const method = methodName(buf, start, text, methodEnd - start);
   const target = text.slice(targetStart - start, targetEnd - start);
   const parts = splitTarget(method, target);

@@ -1,10 +1,10 @@
 // Parses an upstream's response head (RFC 9112 §4, §6.3) and decides how its body is framed.
 // Upstreams get the same strictness as clients: anything ambiguous is a 502 and a closed connection.
 
-import { CR, FIELD_VALUE_CHAR, LF, SP, decodeLatin1 } from './chars.ts';
+import { FIELD_VALUE_CHAR, LF, SP, decodeLatin1 } from './chars.ts';
 import { parseFieldLines } from './fields.ts';
 import { connectionTokensOf, judgeTransferEncoding, persists } from './framing.ts';
-import { findHeadEnd, hasBareLf } from './head-end.ts';
+import { findHeadEnd, findHeadEndInText, hasBareLf, shortHeadText } from './head-end.ts';
 import { parseVersion } from './request-head.ts';
 import type { BodyKind, HeadError, HeadLimits, ResponseHead, ResponseHeadResult } from './types.ts';
 
@@ -24,14 +24,15 @@ export function parseResponseHead(
   requestMethod: string,
   scanFrom: number = offset,
 ): ResponseHeadResult {
-  const end = findHeadEnd(buf, offset, scanFrom);
+  const text = shortHeadText(buf, offset);
+  const end = text === undefined ? findHeadEnd(buf, offset, scanFrom) : findHeadEndInText(text, offset, scanFrom);
   if (end === -1) {
     if (buf.length - offset > limits.maxHeadBytes) return badGateway('a response head that is too large');
     if (hasBareLf(buf, offset, scanFrom)) return badGateway('a bare LF in the response head');
     return { kind: 'incomplete', resumeAt: buf.length };
   }
   if (end - offset > limits.maxHeadBytes) return badGateway('a response head that is too large');
-  const result = parseCompleteResponse(buf, offset, end, limits, requestMethod);
+  const result = parseCompleteResponse(buf, offset, end, limits, requestMethod, text);
   if ('kind' in result) return result;
   return { kind: 'head', head: result, end };
 }
@@ -42,6 +43,7 @@ function parseCompleteResponse(
   end: number,
   limits: HeadLimits,
   requestMethod: string,
+  decoded: string | undefined,
 ): ResponseHead | HeadError<502> {
   const versionMinor = parseVersion(buf, start);
   if (typeof versionMinor === 'object') return badGateway(`a bad status-line (${versionMinor.reason})`);
@@ -57,13 +59,15 @@ function parseCompleteResponse(
   let pos = start + 12;
   if (buf[pos] === SP) pos++;
   const reasonStart = pos;
+  const valueChar = FIELD_VALUE_CHAR;
   let code = buf[pos] as number;
-  while (code !== CR) {
-    if (FIELD_VALUE_CHAR[code] !== 1) return badGateway(code === LF ? 'a bare LF in the status-line' : 'a control character in the reason phrase');
+  while (code !== 0x0d) {
+    if (valueChar[code] !== 1) return badGateway(code === LF ? 'a bare LF in the status-line' : 'a control character in the reason phrase');
     code = buf[++pos] as number;
   }
   if (buf[pos + 1] !== LF) return badGateway('a bare CR in the status-line');
-  const text = decodeLatin1(buf, start, end);
+  // `decoded` is buf[start, ...) when parseResponseHead already decoded it for the head-end search.
+  const text = decoded ?? decodeLatin1(buf, start, end);
   const reason = text.slice(reasonStart - start, pos - start);
 
   const fields = parseFieldLines(buf, pos + 2, end, text, start, limits.maxHeaderCount);

@@ -2,6 +2,7 @@
 // likely to have been closed by the backend), bounds how many wait idle, and closes them after a timeout.
 import { connect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { FRONT_SWEEP, type SweepMember } from '../front/inactivity-sweep.ts';
 
 export interface PoolOptions {
   maxIdle: number;
@@ -29,7 +30,8 @@ export interface UpstreamOwner {
 
 const OWNER = Symbol('wharf.upstreamOwner');
 const POOL = Symbol('wharf.pool');
-type OwnedSocket = Socket & { [OWNER]?: UpstreamOwner; [POOL]?: UpstreamPool };
+const IDLE_SINCE = Symbol('wharf.idleSince');
+type OwnedSocket = Socket & { [OWNER]?: UpstreamOwner; [POOL]?: UpstreamPool; [IDLE_SINCE]?: number };
 
 function onData(this: OwnedSocket, chunk: Buffer): void {
   const owner = this[OWNER];
@@ -82,12 +84,14 @@ export function disown(socket: Socket): void {
   s.removeListener('timeout', onTimeout);
 }
 
-export class UpstreamPool {
+/** Idle sockets are closed by FRONT_SWEEP, not by socket timers, which every read and write would re-arm. */
+export class UpstreamPool implements SweepMember {
   readonly host: string;
   readonly port: number;
   private readonly opts: PoolOptions;
   private readonly idle: Socket[] = [];
   private closed = false;
+  private swept = false;
   /** Sockets handed out and not yet returned; for least-request balancing and draining. */
   active = 0;
 
@@ -145,9 +149,27 @@ export class UpstreamPool {
       socket.destroy();
       return;
     }
-    // Re-arming a socket timer costs a timer-list move; with equal read and idle timeouts there is none.
-    if (socket.timeout !== this.opts.idleTimeoutMs) socket.setTimeout(this.opts.idleTimeoutMs);
+    // A timer an HTTP/2 front exchange armed (h2-front-h1.ts) would fire on the idle socket: the sweep decides now.
+    if (socket.timeout) socket.setTimeout(0);
+    // Joining first: while the sweep has no members its clock stands still, and add() sets it.
+    if (!this.swept) {
+      this.swept = true;
+      FRONT_SWEEP.add(this);
+    }
+    s[IDLE_SINCE] = FRONT_SWEEP.now;
     this.idle.push(socket);
+  }
+
+  /** Closes the sockets idle longer than the idle timeout; they are the oldest, at the front of the list. */
+  sweep(): void {
+    const idle = this.idle;
+    while (idle.length > 0 && FRONT_SWEEP.expired((idle[0] as OwnedSocket)[IDLE_SINCE] ?? 0, this.opts.idleTimeoutMs)) {
+      (idle.shift() as Socket).destroy();
+    }
+    if (idle.length === 0) {
+      this.swept = false;
+      FRONT_SWEEP.delete(this);
+    }
   }
 
   /** A socket that left the pool for good (upgraded): it no longer counts as active. */
@@ -164,6 +186,7 @@ export class UpstreamPool {
   close(): void {
     this.closed = true;
     for (const s of this.idle.splice(0)) s.destroy();
+    this.sweep();
   }
 
   forget(socket: Socket): void {

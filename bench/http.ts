@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_HOST, LARGE_BODY_BYTES, UPLOAD_BYTES, backendConfig, echoModulePath, peerProxyConfig } from './http/configs.ts';
 import { runAutocannon, runNewConnections, runWrk, wrkUploadScript, type Load, type Measurement } from './http/drivers.ts';
-import { failedRun, parseBenchArgs, pickList, runBench, runLength } from './http/cli.ts';
+import { failedRun, medianRounds, planBench, runBench } from './http/cli.ts';
 import { freePort, hasCommand, installSignalCleanup, makeTempDir, stopProcess, wasInterrupted, type Started } from './http/processes.ts';
 import { startNginx, startWharf, verifyTarget, type Target } from './http/targets.ts';
 import { describeMachine, loadAverage, markdownReport, ratios, ratiosTable, resultsTable, verdict } from './http/report.ts';
@@ -79,14 +79,9 @@ async function measure(tool: Tool, load: Load, uploadScript: string): Promise<Om
 }
 
 async function main(): Promise<void> {
-  const values = parseBenchArgs();
-  if (values.help) {
-    process.stdout.write(HELP);
-    return;
-  }
-  const { seconds, warmup, rounds } = runLength(values, { seconds: values.quick ? 3 : 6, warmup: values.quick ? 1 : 2 });
-  const scenarioKeys = pickList(values.scenarios, SCENARIOS.map((s) => s.key), 'scenario');
-  const targetNames = pickList(values.targets, ['direct', 'nginx', 'wharf'] as const, 'target');
+  const plan = planBench(HELP, SCENARIOS.map((s) => s.key), ['direct', 'nginx', 'wharf'] as const, (quick) => ({ seconds: quick ? 3 : 6, warmup: quick ? 1 : 2 }));
+  if (plan === undefined) return;
+  const { values, seconds, warmup, rounds, scenarioKeys, targetNames } = plan;
   const scenarios = SCENARIOS.filter((s) => scenarioKeys.includes(s.key)).map((s) => (values.quick && s.key !== 'small' ? { ...s, tools: s.tools.slice(0, 1) } : s));
 
   installSignalCleanup();
@@ -152,11 +147,7 @@ async function main(): Promise<void> {
           process.stdout.write(`${row.scenario.padEnd(24)} ${label.padEnd(10)} ${row.target.padEnd(7)} ${Math.round(row.rps).toString().padStart(7)} req/s  p50 ${row.p50Ms.toFixed(2)} ms  p99 ${row.p99Ms.toFixed(2)} ms  errors ${row.errors}${row.detail === undefined ? '' : ` (${row.detail})`}\n`);
         }
       }
-      for (const target of targets) {
-        const all = byTarget.get(target.name) ?? [];
-        const median = [...all].sort((a, b) => (a.rps || 0) - (b.rps || 0))[Math.floor(all.length / 2)];
-        if (median !== undefined) measurements.push(all.length > 1 ? { ...median, roundsRps: all.map((m) => m.rps) } : median);
-      }
+      measurements.push(...medianRounds(byTarget, targets));
     }
   }
 

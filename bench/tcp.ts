@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_HOST, UPLOAD_BYTES, backendConfig, echoModulePath } from './http/configs.ts';
 import { runWrk, wrkUploadScript, type Load } from './http/drivers.ts';
-import { failedRun, parseBenchArgs, pickList, runBench, runLength } from './http/cli.ts';
+import { failedRun, medianRounds, planBench, runBench } from './http/cli.ts';
 import { freePort, hasCommand, installSignalCleanup, makeTempDir, sleep, startPinned, stopProcess, waitForPort, wasInterrupted, type Started } from './http/processes.ts';
 import { fetchOnce, startNginx, verifyTarget, type Target } from './http/targets.ts';
 import { describeMachine, loadAverage } from './http/report.ts';
@@ -91,14 +91,9 @@ async function measure(scenario: Scenario, target: Target, seconds: number, back
 }
 
 async function main(): Promise<void> {
-  const values = parseBenchArgs();
-  if (values.help) {
-    process.stdout.write(HELP);
-    return;
-  }
-  const { seconds, warmup, rounds } = runLength(values, { seconds: values.quick ? 3 : 6, warmup: values.quick ? 1 : 2 });
-  const scenarioKeys = pickList(values.scenarios, SCENARIOS.map((s) => s.key), 'scenario');
-  const targetNames = pickList(values.targets, ['direct', 'haproxy', 'wharf'] as const, 'target');
+  const plan = planBench(HELP, SCENARIOS.map((s) => s.key), ['direct', 'haproxy', 'wharf'] as const, (quick) => ({ seconds: quick ? 3 : 6, warmup: quick ? 1 : 2 }));
+  if (plan === undefined) return;
+  const { values, seconds, warmup, rounds, scenarioKeys, targetNames } = plan;
   installSignalCleanup();
   ensureTools();
   const echoModule = echoModulePath() as string;
@@ -160,11 +155,7 @@ async function main(): Promise<void> {
         process.stdout.write(`${row.scenario.padEnd(18)} ${`${round}/${rounds}`.padEnd(5)} ${row.target.padEnd(8)} ${Math.round(row.rps).toString().padStart(7)} req/s  p50 ${row.p50Ms.toFixed(2)} ms  p99 ${row.p99Ms.toFixed(2)} ms${perCpu}  errors ${row.errors}${row.detail === undefined ? '' : ` (${row.detail})`}\n`);
       }
     }
-    for (const target of targets) {
-      const all = byTarget.get(target.name) ?? [];
-      const median = [...all].sort((a, b) => (a.rps || 0) - (b.rps || 0))[Math.floor(all.length / 2)];
-      if (median !== undefined) measurements.push(all.length > 1 ? { ...median, roundsRps: all.map((m) => m.rps) } : median);
-    }
+    measurements.push(...medianRounds(byTarget, targets));
   }
 
   if (wharf !== undefined) await stopProcess(wharf, 15_000);

@@ -37,6 +37,37 @@ export function runLength(values: { quick: boolean; seconds?: string; warmup?: s
   return { seconds, warmup, rounds };
 }
 
+export interface BenchPlan<T extends string> extends RunLength {
+  values: ReturnType<typeof parseBenchArgs>;
+  scenarioKeys: string[];
+  targetNames: T[];
+}
+
+/** What every side-by-side bench reads from its flags; undefined once `--help` has been printed. */
+export function planBench<T extends string>(help: string, scenarioKeys: readonly string[], targets: readonly T[], defaults: (quick: boolean) => { seconds: number; warmup: number }): BenchPlan<T> | undefined {
+  const values = parseBenchArgs();
+  if (values.help) {
+    process.stdout.write(help);
+    return undefined;
+  }
+  return {
+    values,
+    ...runLength(values, defaults(values.quick)),
+    scenarioKeys: pickList(values.scenarios, scenarioKeys, 'scenario'),
+    targetNames: pickList(values.targets, targets, 'target'),
+  };
+}
+
+/** Each target's median round by req/s, in target order, carrying every round's rate when there were several. */
+export function medianRounds<M extends Measurement>(byTarget: ReadonlyMap<string, readonly M[]>, targets: ReadonlyArray<{ name: string }>): M[] {
+  return targets.flatMap((target) => {
+    const rounds = byTarget.get(target.name) ?? [];
+    const median = [...rounds].sort((a, b) => (a.rps || 0) - (b.rps || 0))[Math.floor(rounds.length / 2)];
+    if (median === undefined) return [];
+    return [rounds.length < 2 ? median : { ...median, roundsRps: rounds.map((m) => m.rps) }];
+  });
+}
+
 /** A comma-separated flag as a list of known names; all of them when the flag is absent. */
 export function pickList<T extends string>(value: string | undefined, all: readonly T[], what: string): T[] {
   if (value === undefined) return [...all];

@@ -143,24 +143,14 @@ export function ratiosTable(list: readonly Ratio[]): string {
   );
 }
 
+/** A bench's results file: title, machine, setup, then titled tables, then the verdict line. */
+export function benchDocument(title: string, machine: Machine, setup: readonly string[], sections: ReadonlyArray<[heading: string, body: string]>, verdictLine: string): string {
+  const parts = [`# ${title}`, '', machineTable(machine), '', ...setup.map((s) => `- ${s}`), ''];
+  for (const [heading, body] of sections) parts.push(`## ${heading}`, '', body, '');
+  return [...parts, verdictLine, ''].join('\n');
+}
+
 export function markdownReport(machine: Machine, setup: string[], measurements: readonly Measurement[]): string {
   const list = ratios(measurements);
-  return [
-    '# HTTP bench: wharf vs nginx',
-    '',
-    machineTable(machine),
-    '',
-    ...setup.map((s) => `- ${s}`),
-    '',
-    '## Results',
-    '',
-    resultsTable(measurements),
-    '',
-    '## Ratios',
-    '',
-    ratiosTable(list),
-    '',
-    verdict(list).line,
-    '',
-  ].join('\n');
+  return benchDocument('HTTP bench: wharf vs nginx', machine, setup, [['Results', resultsTable(measurements)], ['Ratios', ratiosTable(list)]], verdict(list).line);
 }

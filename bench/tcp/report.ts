@@ -1,7 +1,7 @@
 // The TCP bench's output: one row per target and scenario with requests per proxy CPU-second and MiB/s,
 // wharf/HAProxy ratios, and the verdict on the acceptance target (small keep-alive req/s at least 0.8x HAProxy's).
 import type { Measurement } from '../http/drivers.ts';
-import { fmtMs, fmtRatio, fmtRps, machineTable, ratios, table, type Machine, type Ratio } from '../http/report.ts';
+import { benchDocument, fmtMs, fmtRatio, fmtRps, ratios, table, type Machine, type Ratio } from '../http/report.ts';
 
 export const TARGET_TCP_RPS_RATIO = 0.8;
 
@@ -46,22 +46,9 @@ export function tcpResultsTable(measurements: readonly TcpMeasurement[], bytesOf
 
 export function tcpMarkdownReport(machine: Machine, setup: string[], measurements: readonly TcpMeasurement[], bytesOf: ReadonlyMap<string, number | undefined>): string {
   const list = tcpRatios(measurements);
-  return [
-    '# TCP bench: wharf vs HAProxy tcp mode',
-    '',
-    machineTable(machine),
-    '',
-    ...setup.map((s) => `- ${s}`),
-    '',
-    '## Results',
-    '',
-    tcpResultsTable(measurements, bytesOf),
-    '',
-    '## Ratios (wharf/haproxy)',
-    '',
-    table(['scenario', 'req/s', 'req per proxy CPU-s', 'p99'], list.map((r) => [r.scenario, fmtRatio(r.rps), fmtRatio(perCpuRatio(measurements, r.scenario)), fmtRatio(r.p99)])),
-    '',
-    tcpVerdict(list, measurements).line,
-    '',
-  ].join('\n');
+  const ratioRows = list.map((r) => [r.scenario, fmtRatio(r.rps), fmtRatio(perCpuRatio(measurements, r.scenario)), fmtRatio(r.p99)]);
+  return benchDocument('TCP bench: wharf vs HAProxy tcp mode', machine, setup, [
+    ['Results', tcpResultsTable(measurements, bytesOf)],
+    ['Ratios (wharf/haproxy)', table(['scenario', 'req/s', 'req per proxy CPU-s', 'p99'], ratioRows)],
+  ], tcpVerdict(list, measurements).line);
 }

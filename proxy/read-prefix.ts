@@ -15,6 +15,9 @@ export type PrefixOutcome<T> =
 export function readPrefix<T>(socket: Socket, decide: (bytes: Buffer) => T | undefined, timeoutMs: number, done: (outcome: PrefixOutcome<T>) => void): void {
   let bytes: Buffer | undefined;
   let finished = false;
+  // A timer, not socket.setTimeout: that one is an idle timeout, restarted by every byte, so a peer
+  // trickling one byte at a time would hold the connection for as long as the parser keeps asking.
+  const deadline = setTimeout(() => finish({ kind: 'timeout' }), timeoutMs);
   const finish = (outcome: PrefixOutcome<T>): void => {
     if (finished) return;
     finished = true;
@@ -23,8 +26,7 @@ export function readPrefix<T>(socket: Socket, decide: (bytes: Buffer) => T | und
     socket.removeListener('end', onClosed);
     socket.removeListener('close', onClosed);
     socket.removeListener('error', onClosed);
-    socket.removeListener('timeout', onTimeout);
-    socket.setTimeout(0);
+    clearTimeout(deadline);
     done(outcome);
   };
   const onData = (chunk: Buffer): void => {
@@ -33,14 +35,11 @@ export function readPrefix<T>(socket: Socket, decide: (bytes: Buffer) => T | und
     if (value !== undefined) finish({ kind: 'decided', value, bytes });
   };
   const onClosed = (): void => finish({ kind: 'closed' });
-  const onTimeout = (): void => finish({ kind: 'timeout' });
   socket.on('data', onData);
   socket.once('end', onClosed);
   socket.once('close', onClosed);
   // An error also closes the socket; listening here keeps it from being an uncaught 'error'.
   socket.once('error', onClosed);
-  socket.setTimeout(timeoutMs);
-  socket.once('timeout', onTimeout);
   // A socket an earlier step paused (bytes put back after a PROXY header) must flow again.
   socket.resume();
 }

@@ -106,4 +106,28 @@ describe('L4 PROXY protocol', () => {
     await eventually(async () => (await metricValue(d.metrics, 'wharf_l4_connections_closed_total', { listener: key, result: 'proxy_protocol_invalid' })) === 1);
     assert.equal(b.accepted, 0);
   });
+
+  test('a header trickled a byte at a time is refused at its deadline, not kept alive by each byte', async () => {
+    const { d, b, port, key } = await setup({ decodeProxyProtocol: true }, { proxyHeaderTimeoutMs: 300 });
+    // A v2 header announcing 2 KiB of TLVs: valid so far at every byte, so only the deadline can end it.
+    const header = Buffer.alloc(16 + 2048);
+    encodeProxyV2(undefined).copy(header, 0, 0, 16);
+    header.writeUInt16BE(2048, 14);
+    const s = await client(port);
+    let isClosed = false;
+    s.once('close', () => (isClosed = true));
+    // A byte written as the proxy closes fails (EPIPE, ECONNRESET): expected here.
+    s.on('error', () => {});
+    // One byte every 100 ms: each gap is well inside the deadline; 40 bytes take four seconds.
+    let sent = 0;
+    while (!isClosed && sent < 40) {
+      s.write(header.subarray(sent, sent + 1));
+      sent++;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(isClosed, `still open after ${sent} bytes over ${sent * 100} ms`);
+    assert.ok(sent < 20, `closed only after ${sent} bytes`);
+    await eventually(async () => (await metricValue(d.metrics, 'wharf_l4_connections_closed_total', { listener: key, result: 'proxy_protocol_invalid' })) === 1);
+    assert.equal(b.accepted, 0);
+  });
 });

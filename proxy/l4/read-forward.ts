@@ -39,6 +39,9 @@ export class ReadForwarder {
       (this.early ??= []).push(Buffer.from(buffer.subarray(0, bytes)));
       return false;
     }
+    // Behind a write already queued, this one queues too: it gets a copy of its own size, or every
+    // small read would pin a whole fresh buffer (a peer trickling bytes could hold 64 KiB per byte).
+    if (to.writableLength > 0) return to.write(Buffer.from(buffer.subarray(0, bytes)));
     const more = to.write(bytes === buffer.length ? buffer : buffer.subarray(0, bytes));
     if (to.writableLength > 0) this.buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
     return more;

@@ -30,6 +30,8 @@ function invalid(reason: string): ClientHelloResult {
 export function parseClientHello(buf: Buffer, maxBytes = CLIENT_HELLO_MAX_BYTES): ClientHelloResult {
   const fragments: Buffer[] = [];
   let handshakeBytes = 0;
+  /** From the handshake header's 4 bytes; the fragments are joined only for those and the whole body (never per record). */
+  let bodyLength: number | undefined;
   let at = 0;
   while (true) {
     if (buf.length > at && buf[at] !== RECORD_HANDSHAKE) return invalid('not a TLS handshake record');
@@ -41,12 +43,14 @@ export function parseClientHello(buf: Buffer, maxBytes = CLIENT_HELLO_MAX_BYTES)
     const available = Math.min(recordLength, buf.length - payloadStart);
     fragments.push(buf.subarray(payloadStart, payloadStart + available));
     handshakeBytes += available;
-    const handshake = fragments.length === 1 ? (fragments[0] as Buffer) : Buffer.concat(fragments, handshakeBytes);
-    if (handshake.length > 0 && handshake[0] !== HANDSHAKE_CLIENT_HELLO) return invalid('first handshake message is not a ClientHello');
-    if (handshake.length >= 4) {
-      const bodyLength = handshake.readUIntBE(1, 3);
+    if (handshakeBytes > 0 && fragments[0]![0] !== HANDSHAKE_CLIENT_HELLO) return invalid('first handshake message is not a ClientHello');
+    if (bodyLength === undefined && handshakeBytes >= 4) {
+      bodyLength = Buffer.concat(fragments, 4).readUIntBE(1, 3);
       if (4 + bodyLength > maxBytes) return invalid(`ClientHello of ${bodyLength} bytes is over the ${maxBytes}-byte limit`);
-      if (handshake.length >= 4 + bodyLength) return parseBody(handshake.subarray(4, 4 + bodyLength));
+    }
+    if (bodyLength !== undefined && handshakeBytes >= 4 + bodyLength) {
+      const handshake = fragments.length === 1 ? (fragments[0] as Buffer) : Buffer.concat(fragments, handshakeBytes);
+      return parseBody(handshake.subarray(4, 4 + bodyLength));
     }
     if (available < recordLength) return tooLarge(buf, maxBytes) ?? INCOMPLETE;
     at = payloadStart + recordLength;

@@ -145,6 +145,12 @@ export async function startListeners(opts: ListenerOptions): Promise<Listeners> 
         socket.destroy();
         return;
       }
+      if (outcome.kind === 'fragmented') {
+        // A ClientHello trickled in hundreds of pieces: refused before it costs more CPU, as a bad handshake.
+        opts.onTlsError?.(Object.assign(new Error('ClientHello sent in too many pieces'), { code: 'WHARF_FRAGMENTED_CLIENT_HELLO' }));
+        socket.destroy();
+        return;
+      }
       if (outcome.kind === 'closed') {
         // As the TLS server counts a client that leaves mid-handshake: client_closed.
         opts.onTlsError?.(Object.assign(new Error('client closed before its ClientHello'), { code: 'ECONNRESET' }));

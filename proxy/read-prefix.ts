@@ -6,7 +6,16 @@ export type PrefixOutcome<T> =
   | { kind: 'decided'; value: T; bytes: Buffer }
   | { kind: 'timeout' }
   /** The client ended or reset the connection first. */
-  | { kind: 'closed' };
+  | { kind: 'closed' }
+  /** More than MAX_PREFIX_READS pieces without a decision: a peer trickling bytes, not a real client. */
+  | { kind: 'fragmented' };
+
+/**
+ * Real clients send a PROXY header or a ClientHello (at most 32 KiB) in a few TCP segments; each piece
+ * costs a join and a parse of everything so far, so a peer sending one byte per segment is cut off here
+ * instead of costing quadratic CPU until the deadline.
+ */
+export const MAX_PREFIX_READS = 256;
 
 /**
  * Calls `decide` on everything read so far after each chunk; `undefined` means "need more". The
@@ -14,6 +23,7 @@ export type PrefixOutcome<T> =
  */
 export function readPrefix<T>(socket: Socket, decide: (bytes: Buffer) => T | undefined, timeoutMs: number, done: (outcome: PrefixOutcome<T>) => void): void {
   let bytes: Buffer | undefined;
+  let reads = 0;
   let finished = false;
   // A timer, not socket.setTimeout: that one is an idle timeout, restarted by every byte, so a peer
   // trickling one byte at a time would hold the connection for as long as the parser keeps asking.
@@ -33,6 +43,7 @@ export function readPrefix<T>(socket: Socket, decide: (bytes: Buffer) => T | und
     bytes = bytes === undefined ? chunk : Buffer.concat([bytes, chunk]);
     const value = decide(bytes);
     if (value !== undefined) finish({ kind: 'decided', value, bytes });
+    else if (++reads >= MAX_PREFIX_READS) finish({ kind: 'fragmented' });
   };
   const onClosed = (): void => finish({ kind: 'closed' });
   socket.on('data', onData);

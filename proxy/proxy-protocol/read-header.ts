@@ -2,7 +2,7 @@
 // puts back the bytes after it, so HTTP, TLS or an L4 relay starts reading exactly where the header ends.
 import type { Socket } from 'node:net';
 import type { ClientAddress } from '../front/client-address.ts';
-import { readPrefix } from '../read-prefix.ts';
+import { MAX_PREFIX_READS, readPrefix } from '../read-prefix.ts';
 import { parseProxyHeader } from './index.ts';
 import { V2_DEFAULT_MAX_BYTES, type ProxyHeader, type ProxyParseResult } from './types.ts';
 
@@ -32,6 +32,7 @@ export function readProxyHeader(socket: Socket, timeoutMs: number, done: (outcom
     return bytes.length > V2_DEFAULT_MAX_BYTES ? { state: 'invalid', reason: `no complete header within ${V2_DEFAULT_MAX_BYTES} bytes` } : undefined;
   };
   readPrefix(socket, decide, timeoutMs, (outcome) => {
+    if (outcome.kind === 'fragmented') return done({ result: 'invalid', reason: `no complete header in ${MAX_PREFIX_READS} reads` });
     if (outcome.kind !== 'decided') return done({ result: outcome.kind });
     const r = outcome.value;
     if (r.state === 'invalid') return done({ result: 'invalid', reason: r.reason });

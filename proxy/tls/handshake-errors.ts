@@ -34,6 +34,8 @@ const BY_CODE: Readonly<Record<string, HandshakeErrorReason>> = {
   ERR_SSL_HTTP_REQUEST: 'http_request',
   ERR_SSL_HTTPS_PROXY_REQUEST: 'http_request',
   ERR_SSL_WRONG_VERSION_NUMBER: 'malformed',
+  // wharf's own: the HTTPS port's ClientHello peek gave up on a hello trickled in hundreds of pieces.
+  WHARF_FRAGMENTED_CLIENT_HELLO: 'malformed',
   ERR_SSL_UNKNOWN_PROTOCOL: 'malformed',
   ERR_SSL_PACKET_LENGTH_TOO_LONG: 'malformed',
   ERR_SSL_RECORD_LENGTH_MISMATCH: 'malformed',

@@ -1,15 +1,15 @@
 // Compares two wharf source trees (a base revision and this one) and nginx on one proxy core, in the
 // same run, rounds interleaved, with the CPU time each proxy spends per request. For tuning, not a verdict.
 // Usage: node bench/http-ab.ts --base <dir with another wharf checkout> [--scenario small|64k|upload] [--rounds 6]
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LARGE_BODY_BYTES, UPLOAD_BYTES, BENCH_HOST, backendConfig, echoModulePath, peerProxyConfig } from './http/configs.ts';
-import { runWrk, wrkUploadScript, type Load } from './http/drivers.ts';
+import { BENCH_HOST, echoModulePath, peerProxyConfig } from './http/configs.ts';
+import { runWrk, type Load } from './http/drivers.ts';
 import { runBench } from './http/cli.ts';
 import { freePort, installSignalCleanup, makeTempDir, type Started } from './http/processes.ts';
-import { startNginx, startWharf, verifyTarget, type Target } from './http/targets.ts';
+import { startBenchBackend, startNginx, startWharf, verifyTarget, type Target } from './http/targets.ts';
 
 const PROXY_CORE = 0;
 const LOAD_CORE = 1;
@@ -65,12 +65,7 @@ async function main(): Promise<void> {
   const echo = echoModulePath();
   if (echo === undefined) throw new Error('the nginx echo module is missing');
 
-  const backendDir = makeTempDir('backend');
-  writeFileSync(join(backendDir, '64k.bin'), Buffer.alloc(LARGE_BODY_BYTES, 'w'));
-  writeFileSync(join(backendDir, 'upload.bin'), Buffer.alloc(UPLOAD_BYTES, 'x'));
-  writeFileSync(join(backendDir, 'upload.lua'), wrkUploadScript(UPLOAD_BYTES));
-  const backendPort = await freePort();
-  await startNginx('backend', LOAD_CORE, backendDir, backendConfig(backendDir, backendPort, echo), backendPort);
+  const { dir: backendDir, port: backendPort } = await startBenchBackend('backend', LOAD_CORE, echo);
 
   const targets: (Target & { pid: number })[] = [];
   if (!values['no-nginx']) {

@@ -5,11 +5,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BENCH_HOST, LARGE_BODY_BYTES, UPLOAD_BYTES, backendConfig, echoModulePath, peerProxyConfig } from './http/configs.ts';
-import { runAutocannon, runNewConnections, runWrk, wrkUploadScript, type Load, type Measurement } from './http/drivers.ts';
+import { BENCH_HOST, echoModulePath, peerProxyConfig } from './http/configs.ts';
+import { runAutocannon, runNewConnections, runWrk, type Load, type Measurement } from './http/drivers.ts';
 import { failedRun, medianRounds, planBench, runBench } from './http/cli.ts';
 import { freePort, hasCommand, installSignalCleanup, makeTempDir, stopProcess, wasInterrupted, type Started } from './http/processes.ts';
-import { startNginx, startWharf, verifyTarget, type Target } from './http/targets.ts';
+import { startBenchBackend, startNginx, startWharf, verifyTarget, type Target } from './http/targets.ts';
 import { describeMachine, loadAverage, markdownReport, ratios, ratiosTable, resultsTable, verdict } from './http/report.ts';
 
 const PROXY_CORE = 0;
@@ -92,19 +92,11 @@ async function main(): Promise<void> {
   const began = Date.now();
 
   // Backends: one on the load core for the proxies, one on the proxy core for the direct runs.
-  const backendDir = makeTempDir('backend');
-  writeFileSync(join(backendDir, '64k.bin'), Buffer.alloc(LARGE_BODY_BYTES, 'w'));
-  writeFileSync(join(backendDir, 'upload.bin'), Buffer.alloc(UPLOAD_BYTES, 'x'));
-  writeFileSync(join(backendDir, 'upload.lua'), wrkUploadScript(UPLOAD_BYTES));
-  const backendPort = await freePort();
-  await startNginx('backend', LOAD_CORE, backendDir, backendConfig(backendDir, backendPort, echoModule), backendPort);
+  const { dir: backendDir, port: backendPort } = await startBenchBackend('backend', LOAD_CORE, echoModule);
 
   const targets: Target[] = [];
   if (targetNames.includes('direct')) {
-    const dir = makeTempDir('direct');
-    writeFileSync(join(dir, '64k.bin'), Buffer.alloc(LARGE_BODY_BYTES, 'w'));
-    const port = await freePort();
-    await startNginx('direct backend', PROXY_CORE, dir, backendConfig(dir, port, echoModule), port);
+    const { port } = await startBenchBackend('direct backend', PROXY_CORE, echoModule);
     targets.push({ name: 'direct', port, note: 'no proxy: a second nginx backend on the proxy core' });
   }
   if (targetNames.includes('nginx')) {

@@ -3,11 +3,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BENCH_HOST, UPLOAD_BYTES, backendConfig, echoModulePath } from './http/configs.ts';
-import { runWrk, wrkUploadScript, type Load } from './http/drivers.ts';
+import { BENCH_HOST, UPLOAD_BYTES, echoModulePath } from './http/configs.ts';
+import { runWrk, type Load } from './http/drivers.ts';
 import { failedRun, medianRounds, planBench, runBench } from './http/cli.ts';
 import { freePort, hasCommand, installSignalCleanup, makeTempDir, sleep, startPinned, stopProcess, waitForPort, wasInterrupted, type Started } from './http/processes.ts';
-import { fetchOnce, startNginx, verifyTarget, type Target } from './http/targets.ts';
+import { fetchOnce, startBenchBackend, verifyTarget, type Target } from './http/targets.ts';
 import { describeMachine, loadAverage } from './http/report.ts';
 import { treeCpuSeconds } from './tls/cpu.ts';
 import { MIB_BYTES, haproxyTcpConfig, largeFileLocation, wharfTcpManifests } from './tcp/configs.ts';
@@ -100,21 +100,12 @@ async function main(): Promise<void> {
   const machine = describeMachine();
   const began = Date.now();
 
-  const backendDir = makeTempDir('tcp-backend');
-  writeFileSync(join(backendDir, '1m.bin'), Buffer.alloc(MIB_BYTES, 'm'));
-  writeFileSync(join(backendDir, '64k.bin'), Buffer.alloc(64 * 1024, 'w'));
-  writeFileSync(join(backendDir, 'upload.bin'), Buffer.alloc(UPLOAD_BYTES, 'x'));
-  writeFileSync(join(backendDir, 'upload.lua'), wrkUploadScript(UPLOAD_BYTES));
-  const backendPort = await freePort();
-  await startNginx('backend', LOAD_CORE, backendDir, backendConfig(backendDir, backendPort, echoModule, largeFileLocation(backendDir)), backendPort);
+  const withLargeFile = { files: { '1m.bin': Buffer.alloc(MIB_BYTES, 'm') }, locations: largeFileLocation };
+  const { dir: backendDir, port: backendPort } = await startBenchBackend('tcp backend', LOAD_CORE, echoModule, withLargeFile);
 
   const targets: Target[] = [];
   if (targetNames.includes('direct')) {
-    const dir = makeTempDir('tcp-direct');
-    writeFileSync(join(dir, '1m.bin'), Buffer.alloc(MIB_BYTES, 'm'));
-    writeFileSync(join(dir, '64k.bin'), Buffer.alloc(64 * 1024, 'w'));
-    const port = await freePort();
-    const started = await startNginx('direct backend', PROXY_CORE, dir, backendConfig(dir, port, echoModule, largeFileLocation(dir)), port);
+    const { port, started } = await startBenchBackend('direct backend', PROXY_CORE, echoModule, withLargeFile);
     targets.push({ name: 'direct', port, note: 'no proxy: a second nginx backend on the proxy core', started });
   }
   if (targetNames.includes('haproxy')) {

@@ -3,8 +3,9 @@
 import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { BENCH_HOST, LARGE_BODY_BYTES, SMALL_BODY, UPLOAD_BYTES, wharfManifests } from './configs.ts';
-import { makeTempDir, sleep, startPinned, waitForPort, type Started } from './processes.ts';
+import { BENCH_HOST, LARGE_BODY_BYTES, SMALL_BODY, UPLOAD_BYTES, backendConfig, wharfManifests } from './configs.ts';
+import { wrkUploadScript } from './drivers.ts';
+import { freePort, makeTempDir, sleep, startPinned, waitForPort, type Started } from './processes.ts';
 
 export interface Target {
   name: string;
@@ -47,6 +48,28 @@ export async function startNginx(name: string, core: number, dir: string, config
   const started = startPinned(name, core, 'nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
   await waitForPort(started, port);
   return started;
+}
+
+export interface BenchBackend {
+  /** Its directory: the bodies it serves, and `upload.bin` and `upload.lua` for wrk's upload runs. */
+  dir: string;
+  port: number;
+  started: Started;
+}
+
+/**
+ * An nginx backend on `core` serving /small, /64k and /upload (backendConfig), in a fresh temp
+ * directory with the upload body and wrk script beside it; `extra` adds files and locations (e.g. /1m).
+ */
+export async function startBenchBackend(name: string, core: number, echoModule: string, extra: { files?: Record<string, Buffer>; locations?: (dir: string) => string } = {}): Promise<BenchBackend> {
+  const dir = makeTempDir(name.replace(/\s+/g, '-'));
+  writeFileSync(join(dir, '64k.bin'), Buffer.alloc(LARGE_BODY_BYTES, 'w'));
+  writeFileSync(join(dir, 'upload.bin'), Buffer.alloc(UPLOAD_BYTES, 'x'));
+  writeFileSync(join(dir, 'upload.lua'), wrkUploadScript(UPLOAD_BYTES));
+  for (const [file, bytes] of Object.entries(extra.files ?? {})) writeFileSync(join(dir, file), bytes);
+  const port = await freePort();
+  const started = await startNginx(name, core, dir, backendConfig(dir, port, echoModule, extra.locations?.(dir) ?? ''), port);
+  return { dir, port, started };
 }
 
 export interface WharfPorts {

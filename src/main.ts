@@ -131,6 +131,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   let translated: Diagnostic[] = [];
   let listenProblems: Diagnostic[] = [];
   let listenRetry: NodeJS.Timeout | undefined;
+  let stopped = false;
   const publishDiagnostics = (): void => {
     diagnostics = [...translated, ...listenProblems];
     reportDiagnostics(log, metrics, diagnostics, reported);
@@ -139,7 +140,8 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
   const watchListenFailures = (): void => {
     const pending = dataplane.l4Applied();
     void pending.then((result) => {
-      if (pending !== dataplane.l4Applied()) return; // a newer change reports for itself
+      // A newer change reports for itself; after stop() nothing is retried.
+      if (pending !== dataplane.l4Applied() || stopped) return;
       const found = result.failed.map(listenFailureDiagnostic);
       clearTimeout(listenRetry);
       // A port in use may be freed: try again later, without waiting for an object to change.
@@ -322,6 +324,7 @@ export async function startWharf(config: ServeConfig, options: StartOptions = {}
     acme,
     async stop(graceMs = 10_000) {
       ready = false;
+      stopped = true;
       clearTimeout(certificateRecheck);
       clearTimeout(listenRetry);
       statusWriter?.stop();
